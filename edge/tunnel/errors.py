@@ -46,13 +46,13 @@ class ConfigError(FingressError):
     def __init__(self, source: str, problems: Sequence[tuple[str, str]]) -> None:
         self.source = source
         self.problems = list(problems)
-        lines = [f"{source}: {path}: {message}" if path else f"{source}: {message}" for path, message in problems]
+        lines = [
+            f"{source}: {path}: {message}" if path else f"{source}: {message}" for path, message in problems
+        ]
         super().__init__("\n".join(lines) or f"{source}: invalid")
 
     @classmethod
-    def from_locations(
-        cls, source: str, errors: Iterable[tuple[Sequence[str | int], str]]
-    ) -> ConfigError:
+    def from_locations(cls, source: str, errors: Iterable[tuple[Sequence[str | int], str]]) -> ConfigError:
         """Build from ``(location, message)`` pairs, e.g. pydantic's ``ValidationError.errors()``."""
         return cls(source, [(".".join(str(part) for part in loc), message) for loc, message in errors])
 

@@ -18,7 +18,9 @@ def need_binary(name: str) -> str:
     """Path of a server binary; without it a test skips locally and fails in CI."""
     path = shutil.which(name) or shutil.which(name, path=os.pathsep.join(_SYSTEM_DIRS))
     if path is None:
-        message = f"{name} is not installed (make test installs it when run as root: tests/install-servers.sh)"
+        message = (
+            f"{name} is not installed (make test installs it when run as root: tests/install-servers.sh)"
+        )
         if in_ci():
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
