@@ -21,7 +21,7 @@ class XmppSession(Protocol):
         """Queue a pubsub event for ``node`` whose notification text is the (unescaped) Update document."""
 
     def close(self, condition: str) -> None:
-        """End the session with a stream error ``condition`` (e.g. ``system-shutdown`` when a side goes down)."""
+        """End the session with stream error ``condition`` (``system-shutdown`` when a side goes down)."""
 
 
 class ClusterPort(Protocol):
