@@ -22,7 +22,7 @@ servers:
 	@bash tests/install-servers.sh
 
 demo: venv
-	$(BIN)/fingress demo
+	$(BIN)/fingress emulator
 
 lint: venv
 	$(BIN)/ruff check .
