@@ -1,0 +1,465 @@
+"""Tunnel frames: typed values and their JSON text encoding (see PROTOCOL.md).
+
+:func:`decode_frame` is the only way bytes from a peer become a frame. It never raises anything but
+:class:`~edge.tunnel.errors.ProtocolError`, whatever it is fed: oversized, non-UTF-8, non-JSON, deeply
+nested, wrongly typed or unknown input all become a ``ProtocolError`` with a stable ``reason``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, NoReturn
+
+from edge.tunnel.errors import ProtocolError
+from edge.tunnel.messages import AgentEvent, AgentId, Principal, TunnelRequest, TunnelResponse
+
+PROTOCOL_VERSIONS: Final = (1,)
+"""Versions this code speaks, oldest first."""
+
+DEFAULT_MAX_FRAME_BYTES: Final = 1 << 20
+# Stream ids stay exact in every JSON implementation (IEEE doubles).
+MAX_STREAM_ID: Final = (1 << 53) - 1
+_MAX_NAME_CHARS: Final = 256
+_MAX_LIST_ITEMS: Final = 64
+_MAX_HEADERS: Final = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """Connector → edge, first frame: the versions it speaks and who it is."""
+
+    versions: tuple[int, ...]
+    connector_id: str
+    capabilities: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome:
+    """Edge → connector: the chosen version. The tunnel is open after this frame."""
+
+    version: int
+    edge_id: str
+    capabilities: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """Edge → connector: one public API call on stream ``sid``."""
+
+    sid: int
+    request: TunnelRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """Connector → edge: the final answer to stream ``sid``."""
+
+    sid: int
+    response: TunnelResponse
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Connector → edge: stream ``sid`` (request or attach) failed with an ``ApiError`` wire form."""
+
+    sid: int
+    error: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """Edge → connector: the edge gave up on request ``sid`` (timeout, caller gone); do not answer."""
+
+    sid: int
+
+
+@dataclass(frozen=True, slots=True)
+class Attach:
+    """Edge → connector: open the agent's event stream as ``sid``, resuming after ``since``."""
+
+    sid: int
+    principal: Principal
+    since: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Attached:
+    """Connector → edge: the attachment ``sid`` is live."""
+
+    sid: int
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Connector → edge: one event of attachment ``sid``."""
+
+    sid: int
+    event: AgentEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Detach:
+    """Either way: attachment ``sid`` is over. ``reason``: ``closed`` (edge: the app went away),
+    ``ended`` (connector: the stream is finished), ``resync`` (a queue overflowed; the app must resume
+    with ``?since=``). ``last_seq`` is the last event seq the sender put on the wire, if any."""
+
+    sid: int
+    reason: str
+    last_seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    nonce: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    nonce: str
+
+
+@dataclass(frozen=True, slots=True)
+class Drain:
+    """Either way: finish what you have, take nothing new; the sender closes when it is done."""
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """Either way: a connection-level failure; the sender closes the connection after it."""
+
+    code: str
+    detail: str = ""
+
+
+Frame = (
+    Hello
+    | Welcome
+    | Request
+    | Response
+    | Failure
+    | Cancel
+    | Attach
+    | Attached
+    | Event
+    | Detach
+    | Ping
+    | Pong
+    | Drain
+    | Error
+)
+
+DETACH_REASONS: Final = frozenset({"closed", "ended", "resync"})
+
+
+# --- encoding -------------------------------------------------------------------------------------
+
+
+def encode_frame(frame: Frame) -> str:
+    """The frame as one ASCII-only JSON text (so its length in characters is its length in bytes)."""
+    return json.dumps(_to_wire(frame), separators=(",", ":"), allow_nan=False)
+
+
+def _principal_to_wire(principal: Principal) -> dict[str, Any]:
+    wire: dict[str, Any] = {
+        "agent_id": principal.agent_id,
+        "subject": principal.subject,
+        "scopes": list(principal.scopes),
+    }
+    if principal.token is not None:
+        wire["token"] = principal.token
+    if principal.token_expires_at is not None:
+        wire["token_expires_at"] = principal.token_expires_at
+    return wire
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _to_wire(frame: Frame) -> dict[str, Any]:
+    match frame:
+        case Hello(versions, connector_id, capabilities):
+            return {
+                "type": "hello",
+                "versions": list(versions),
+                "connector_id": connector_id,
+                "capabilities": list(capabilities),
+            }
+        case Welcome(version, edge_id, capabilities):
+            return {
+                "type": "welcome",
+                "version": version,
+                "edge_id": edge_id,
+                "capabilities": list(capabilities),
+            }
+        case Request(sid, request):
+            return {
+                "type": "request",
+                "sid": sid,
+                "request_id": request.request_id,
+                "method": request.method,
+                "path": request.path,
+                "query": request.query,
+                "headers": dict(request.headers),
+                "body": _b64(request.body),
+                "principal": None if request.principal is None else _principal_to_wire(request.principal),
+            }
+        case Response(sid, response):
+            return {
+                "type": "response",
+                "sid": sid,
+                "status": response.status,
+                "headers": dict(response.headers),
+                "body": _b64(response.body),
+            }
+        case Failure(sid, error):
+            return {"type": "failure", "sid": sid, "error": dict(error)}
+        case Cancel(sid):
+            return {"type": "cancel", "sid": sid}
+        case Attach(sid, principal, since):
+            return {"type": "attach", "sid": sid, "principal": _principal_to_wire(principal), "since": since}
+        case Attached(sid):
+            return {"type": "attached", "sid": sid}
+        case Event(sid, event):
+            return {
+                "type": "event",
+                "sid": sid,
+                "agent_id": event.agent_id,
+                "seq": event.seq,
+                "event_type": event.type,
+                "json": event.json,
+            }
+        case Detach(sid, reason, last_seq):
+            return {"type": "detach", "sid": sid, "reason": reason, "last_seq": last_seq}
+        case Ping(nonce):
+            return {"type": "ping", "nonce": nonce}
+        case Pong(nonce):
+            return {"type": "pong", "nonce": nonce}
+        case Drain():
+            return {"type": "drain"}
+        case Error(code, detail):
+            return {"type": "error", "code": code, "detail": detail}
+    raise TypeError(f"not a tunnel frame: {type(frame).__name__}")  # pragma: no cover - exhaustive
+
+
+# --- decoding -------------------------------------------------------------------------------------
+
+
+def _malformed(where: str, expected: str) -> NoReturn:
+    raise ProtocolError("malformed_frame", f"{where}: expected {expected}")
+
+
+def _reject_constant(name: str) -> NoReturn:
+    _malformed("frame", f"finite numbers, not {name}")
+
+
+def decode_frame(data: str | bytes, *, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> Frame:
+    """Parse one WebSocket message into a frame. Raises only :class:`ProtocolError`."""
+    # A str may need up to 4 bytes a character; only encode when that could cross the limit.
+    if len(data) > max_frame_bytes or (
+        isinstance(data, str) and len(data) * 4 > max_frame_bytes and len(data.encode()) > max_frame_bytes
+    ):
+        raise ProtocolError("frame_too_large", f"a frame may carry at most {max_frame_bytes} bytes")
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        obj = json.loads(text, parse_constant=_reject_constant)
+    except ProtocolError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError, UnicodeDecodeError and over-long integer literals.
+        raise ProtocolError("malformed_frame", "not a UTF-8 JSON text") from exc
+    if not isinstance(obj, dict):
+        _malformed("frame", "a JSON object")
+    kind = obj.get("type")
+    decoder = _DECODERS.get(kind) if isinstance(kind, str) else None
+    if decoder is None:
+        raise ProtocolError("unknown_frame", f"frame type {str(kind)[:40]!r} is not part of this protocol")
+    return decoder(_Fields(obj, str(kind)))
+
+
+class _Fields:
+    """Typed, bounded access to one frame's members; every miss names ``type.field``."""
+
+    __slots__ = ("_kind", "_obj")
+
+    def __init__(self, obj: dict[str, Any], kind: str) -> None:
+        self._obj = obj
+        self._kind = kind
+
+    def _where(self, key: str) -> str:
+        return f"{self._kind}.{key}"
+
+    def sid(self) -> int:
+        value = self._obj.get("sid")
+        if type(value) is not int or not 0 < value <= MAX_STREAM_ID:
+            _malformed(self._where("sid"), f"an integer in 1..{MAX_STREAM_ID}")
+        return value
+
+    def int_(self, key: str, *, low: int = 0, high: int = MAX_STREAM_ID) -> int:
+        value = self._obj.get(key)
+        if type(value) is not int or not low <= value <= high:
+            _malformed(self._where(key), f"an integer in {low}..{high}")
+        return value
+
+    def optional_int(self, key: str) -> int | None:
+        return None if self._obj.get(key) is None else self.int_(key)
+
+    def str_(self, key: str, *, max_chars: int = _MAX_NAME_CHARS, optional: bool = False) -> str:
+        value = self._obj.get(key, "" if optional else None)
+        if not isinstance(value, str) or len(value) > max_chars:
+            _malformed(self._where(key), f"a string of at most {max_chars} characters")
+        return value
+
+    def str_tuple(self, key: str) -> tuple[str, ...]:
+        value = self._obj.get(key, [])
+        if (
+            not isinstance(value, list)
+            or len(value) > _MAX_LIST_ITEMS
+            or not all(isinstance(item, str) and len(item) <= _MAX_NAME_CHARS for item in value)
+        ):
+            _malformed(self._where(key), f"a list of at most {_MAX_LIST_ITEMS} short strings")
+        return tuple(value)
+
+    def headers(self) -> dict[str, str]:
+        value = self._obj.get("headers", {})
+        if (
+            not isinstance(value, dict)
+            or len(value) > _MAX_HEADERS
+            or not all(isinstance(item, str) for item in value.values())
+        ):
+            _malformed(self._where("headers"), f"an object of at most {_MAX_HEADERS} string values")
+        return value
+
+    def body(self) -> bytes:
+        value = self._obj.get("body", "")
+        if not isinstance(value, str):
+            _malformed(self._where("body"), "a base64 string")
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            _malformed(self._where("body"), "a base64 string")
+
+    def principal(self, *, optional: bool) -> Principal | None:
+        value = self._obj.get("principal")
+        if value is None and optional:
+            return None
+        if not isinstance(value, dict):
+            _malformed(self._where("principal"), "an object")
+        inner = _Fields(value, f"{self._kind}.principal")
+        agent_id = inner.str_("agent_id")
+        if not agent_id:
+            _malformed(inner._where("agent_id"), "a non-empty string")
+        token = value.get("token")
+        if token is not None and (not isinstance(token, str) or len(token) > 16_384):
+            _malformed(inner._where("token"), "a string")
+        expires = value.get("token_expires_at")
+        if expires is not None and (type(expires) not in (int, float)):
+            _malformed(inner._where("token_expires_at"), "a number")
+        return Principal(
+            agent_id=AgentId(agent_id),
+            subject=inner.str_("subject", max_chars=1024),
+            scopes=inner.str_tuple("scopes"),
+            token=token,
+            token_expires_at=None if expires is None else float(expires),
+        )
+
+    def error(self) -> dict[str, Any]:
+        value = self._obj.get("error")
+        if not isinstance(value, dict):
+            _malformed(self._where("error"), "an object")
+        inner = _Fields(value, f"{self._kind}.error")
+        inner.int_("status", low=400, high=599)
+        inner.str_("code")
+        inner.str_("detail", max_chars=4096, optional=True)
+        return value
+
+
+def _hello(f: _Fields) -> Frame:
+    versions = f._obj.get("versions")
+    if (
+        not isinstance(versions, list)
+        or not 0 < len(versions) <= _MAX_LIST_ITEMS
+        or not all(type(v) is int and v > 0 for v in versions)
+    ):
+        _malformed("hello.versions", "a non-empty list of positive integers")
+    return Hello(tuple(versions), f.str_("connector_id"), f.str_tuple("capabilities"))
+
+
+def _welcome(f: _Fields) -> Frame:
+    return Welcome(f.int_("version", low=1), f.str_("edge_id"), f.str_tuple("capabilities"))
+
+
+def _request(f: _Fields) -> Frame:
+    method = f.str_("method", max_chars=16)
+    path = f.str_("path", max_chars=4096)
+    if not method.isalpha() or not path.startswith("/"):
+        _malformed("request.method/path", "an HTTP method and an absolute path")
+    request = TunnelRequest(
+        request_id=f.str_("request_id"),
+        method=method.upper(),
+        path=path,
+        query=f.str_("query", max_chars=8192, optional=True),
+        headers=f.headers(),
+        body=f.body(),
+        principal=f.principal(optional=True),
+    )
+    return Request(f.sid(), request)
+
+
+def _response(f: _Fields) -> Frame:
+    response = TunnelResponse(status=f.int_("status", low=100, high=599), headers=f.headers(), body=f.body())
+    return Response(f.sid(), response)
+
+
+def _failure(f: _Fields) -> Frame:
+    return Failure(f.sid(), f.error())
+
+
+def _attach(f: _Fields) -> Frame:
+    principal = f.principal(optional=False)
+    assert principal is not None  # optional=False never returns None
+    return Attach(f.sid(), principal, f.optional_int("since"))
+
+
+def _event(f: _Fields) -> Frame:
+    agent_id = f.str_("agent_id")
+    event = AgentEvent(
+        agent_id=AgentId(agent_id),
+        seq=f.int_("seq"),
+        type=f.str_("event_type", max_chars=64),
+        json=f.str_("json", max_chars=DEFAULT_MAX_FRAME_BYTES),
+    )
+    return Event(f.sid(), event)
+
+
+def _detach(f: _Fields) -> Frame:
+    reason = f.str_("reason", max_chars=16)
+    if reason not in DETACH_REASONS:
+        _malformed("detach.reason", " or ".join(sorted(DETACH_REASONS)))
+    return Detach(f.sid(), reason, f.optional_int("last_seq"))
+
+
+def _error(f: _Fields) -> Frame:
+    return Error(f.str_("code"), f.str_("detail", max_chars=4096, optional=True))
+
+
+_DECODERS: Final[dict[str, Callable[[_Fields], Frame]]] = {
+    "hello": _hello,
+    "welcome": _welcome,
+    "request": _request,
+    "response": _response,
+    "failure": _failure,
+    "cancel": lambda f: Cancel(f.sid()),
+    "attach": _attach,
+    "attached": lambda f: Attached(f.sid()),
+    "event": _event,
+    "detach": _detach,
+    "ping": lambda f: Ping(f.str_("nonce", max_chars=64)),
+    "pong": lambda f: Pong(f.str_("nonce", max_chars=64)),
+    "drain": lambda f: Drain(),
+    "error": _error,
+}
