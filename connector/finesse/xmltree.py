@@ -1,0 +1,133 @@
+"""Hardened parsing of Finesse XML into element trees that are easy to read leniently.
+
+Everything Finesse sends is untrusted: documents go through defusedxml (no DTD, no entity, no external
+reference), are bounded in size and depth, and any failure becomes a
+:class:`~connector.finesse.errors.FinesseProtocolError`. Finesse spells element names differently across
+APIs and releases (``<User>`` in REST, ``<user>`` in notifications), so the tree returned here has every
+tag reduced to its lower-case local name and attributes dropped (Finesse uses none); the reading helpers
+below look names up in lower case and give defaults for what is missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import DefusedXMLParser
+
+from connector.finesse.errors import FinesseProtocolError
+
+
+@dataclass(frozen=True, slots=True)
+class XmlLimits:
+    """Bounds applied to every document before and while it is parsed."""
+
+    max_bytes: int = 1024 * 1024
+    max_depth: int = 24
+
+
+DEFAULT_LIMITS = XmlLimits()
+
+
+class _TooDeep(Exception):
+    pass
+
+
+class _NormalisingBuilder(TreeBuilder):
+    """Builds the tree with lower-case local tag names and stops at ``max_depth``."""
+
+    def __init__(self, max_depth: int) -> None:
+        super().__init__()
+        self._max_depth = max_depth
+        self._depth = 0
+
+    def start(self, tag: str, attrs: dict[str, str], /) -> Element:
+        self._depth += 1
+        if self._depth > self._max_depth:
+            raise _TooDeep
+        return super().start(_local_name(tag), {})
+
+    def end(self, tag: str, /) -> Element:
+        self._depth -= 1
+        return super().end(_local_name(tag))
+
+
+def _local_name(tag: str) -> str:
+    return tag.rpartition("}")[2].lower()
+
+
+def parse_document(document: str | bytes, *, limits: XmlLimits = DEFAULT_LIMITS) -> Element:
+    """Parse one untrusted document into a normalised tree, or raise ``FinesseProtocolError``."""
+    size = len(document.encode("utf-8", "surrogatepass") if isinstance(document, str) else document)
+    if size > limits.max_bytes:
+        raise FinesseProtocolError("finesse_xml_too_large", f"{size} bytes, limit {limits.max_bytes}")
+    if isinstance(document, str):
+        # Notification text starts with the whitespace of the enclosing stanza; an XML declaration is
+        # only valid at the very start, so drop what precedes it.
+        document = document.lstrip()
+    parser = DefusedXMLParser(target=_NormalisingBuilder(limits.max_depth), forbid_dtd=True)
+    try:
+        parser.feed(document)
+        root: Element = parser.close()
+    except _TooDeep:
+        raise FinesseProtocolError("finesse_xml_too_deep", f"deeper than {limits.max_depth}") from None
+    except DefusedXmlException as exc:
+        raise FinesseProtocolError("finesse_xml_forbidden", type(exc).__name__) from exc
+    except (ParseError, UnicodeError, ValueError) as exc:
+        raise FinesseProtocolError("finesse_xml_malformed", _first_line(exc)) from exc
+    return root
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).split("\n", 1)[0][:200]
+
+
+def expect_root(root: Element, *names: str) -> Element:
+    """``root`` itself when its tag is one of ``names`` (lower case), else ``finesse_xml_unexpected``."""
+    if root.tag not in names:
+        raise FinesseProtocolError("finesse_xml_unexpected", f"expected <{names[0]}>, got <{root.tag[:40]}>")
+    return root
+
+
+def child(parent: Element, name: str) -> Element | None:
+    """The first child called ``name`` (lower case), if any."""
+    return parent.find(name)
+
+
+def children(parent: Element | None, name: str) -> list[Element]:
+    """Every child called ``name`` (lower case); none when ``parent`` is missing."""
+    return [] if parent is None else parent.findall(name)
+
+
+def raw_text(parent: Element, name: str) -> str:
+    """The exact text of child ``name`` ("" when missing or empty): for labels, messages, variables."""
+    element = parent.find(name)
+    return "" if element is None or element.text is None else element.text
+
+
+def text(parent: Element, name: str) -> str:
+    """The text of child ``name`` without surrounding whitespace: for ids, states and numbers."""
+    return raw_text(parent, name).strip()
+
+
+def integer(parent: Element, name: str) -> int | None:
+    """Child ``name`` as an integer, ``None`` when missing or empty; garbage is a protocol error."""
+    value = text(parent, name)
+    if not value:
+        return None
+    try:
+        return int(value, 10)
+    except ValueError:
+        raise FinesseProtocolError("finesse_xml_unexpected", f"<{name}> is not an integer") from None
+
+
+def boolean(parent: Element, name: str, *, default: bool = False) -> bool:
+    """Child ``name`` as ``true``/``false`` in any case; anything else gives ``default``."""
+    value = text(parent, name).lower()
+    return {"true": True, "false": False}.get(value, default)
+
+
+def last_uri_segment(uri: str) -> str:
+    """``/finesse/api/ReasonCode/16`` → ``16``; ids in Finesse lists are only given inside URIs."""
+    return uri.rstrip("/").rpartition("/")[2]

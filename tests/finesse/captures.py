@@ -1,0 +1,24 @@
+"""The real Finesse 12.5 notifications in /work/shared/finesse-captures, as the XMPP layer hands them over."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from defusedxml import ElementTree
+
+CAPTURES = Path(os.environ.get("FINGRESS_FINESSE_CAPTURES", "/work/shared/finesse-captures"))
+
+
+def capture_names() -> list[str]:
+    return sorted(path.name for path in CAPTURES.glob("*.xml"))
+
+
+def notification_text(name: str) -> str:
+    """The text of the capture's ``<notification>``: the (unescaped) Update document, byte for byte."""
+    stanza = ElementTree.fromstring((CAPTURES / name).read_bytes(), forbid_dtd=True)
+    for element in stanza.iter():
+        if element.tag.rpartition("}")[2] == "notification":
+            text: str = element.text or ""
+            return text
+    raise AssertionError(f"{name} has no <notification>")
