@@ -1,0 +1,151 @@
+"""The connector's configuration: typed, immutable, validated when it is loaded.
+
+A TOML file (``config/connector.toml``) is read once by :func:`load_config`; any problem becomes one
+:class:`~edge.tunnel.errors.ConfigError` naming every bad key path. Unknown keys are errors. The connector
+holds no Finesse secret in its configuration: agent passwords arrive at sign-in (``password`` mode) and
+tokens with each request (``bearer`` mode). The ``tunnel`` table belongs to the tunnel client and is kept
+as-is here for it to validate.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from edge.tunnel.errors import ConfigError
+
+SideName = Literal["A", "B"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FinesseSide(_Frozen):
+    """Where one Finesse node is: its REST base URL and its XMPP notification service."""
+
+    rest_url: str = Field(description="https://finesse-a.example:8445 (the /finesse/api prefix is added)")
+    xmpp_transport: Literal["ws", "tls"] = "ws"
+    # ws: wss://host:8445/ws/ ; tls: host:5223
+    xmpp_address: str
+    xmpp_domain: str
+    ca_file: Path | None = None
+    # Name to verify the certificates against when it differs from the host in the URLs.
+    server_hostname: str | None = None
+
+    @model_validator(mode="after")
+    def _check_addresses(self) -> FinesseSide:
+        rest = urlsplit(self.rest_url)
+        if rest.scheme not in ("https", "http") or not rest.hostname:
+            raise ValueError("rest_url: expected https://host[:port]")
+        if self.xmpp_transport == "ws":
+            xmpp = urlsplit(self.xmpp_address)
+            if xmpp.scheme not in ("wss", "ws") or not xmpp.hostname:
+                raise ValueError("xmpp_address: expected wss://host:port/ws/ for the ws transport")
+        else:
+            host, _, port = self.xmpp_address.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError("xmpp_address: expected host:port for the tls transport")
+        return self
+
+
+class FinesseConfig(_Frozen):
+    """Both Finesse sides and how the connector talks to them."""
+
+    side_a: FinesseSide
+    side_b: FinesseSide | None = None
+    # password: the agent's Finesse password from the sign-in body; bearer: the caller's forwarded token.
+    auth_mode: Literal["password", "bearer"] = "password"
+    action_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    request_timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+    def side(self, name: SideName) -> FinesseSide | None:
+        return self.side_a if name == "A" else self.side_b
+
+
+class GracePolicy(_Frozen):
+    """What happens when the agent's app has been gone longer than the grace."""
+
+    action: Literal["not_ready", "logout", "keep"] = "not_ready"
+    # The Finesse database id of the reason code to use (required for logout on most deployments).
+    reason_code_id: str | None = None
+
+    @model_validator(mode="after")
+    def _logout_needs_reason(self) -> GracePolicy:
+        if self.action == "logout" and not self.reason_code_id:
+            raise ValueError("reason_code_id: required when action is logout")
+        return self
+
+
+class SessionsConfig(_Frozen):
+    disconnect_grace_s: float = Field(default=30.0, ge=0)
+    grace_policy: GracePolicy = GracePolicy()
+    event_buffer_size: int = Field(default=256, ge=1, le=100_000)
+    max_sessions: int = Field(default=5_000, ge=1)
+
+
+class XmppConfig(_Frozen):
+    """Reconnect timing for each agent's notification session; all well inside Finesse's 60 s."""
+
+    reconnect_base_s: float = Field(default=0.5, gt=0)
+    reconnect_max_s: float = Field(default=10.0, gt=0)
+    # Fraction of each delay added or removed at random so 2,000 agents do not reconnect in lock step.
+    reconnect_jitter: float = Field(default=0.2, ge=0, le=1)
+    alert_after_failures: int = Field(default=3, ge=1)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    ping_interval_s: float = Field(default=20.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> XmppConfig:
+        if self.reconnect_max_s < self.reconnect_base_s:
+            raise ValueError("reconnect_max_s: must not be below reconnect_base_s")
+        return self
+
+
+class FailoverConfig(_Frozen):
+    enabled: bool = True
+    # Failed reconnects on the same side before the session moves to the other side.
+    move_after_failures: int = Field(default=2, ge=1)
+    # A forced logout this soon after a move, for an agent who did not sign out, is the old side's stale one.
+    stale_logout_window_s: float = Field(default=300.0, ge=0)
+    forced_logout_reason_codes: tuple[int, ...] = (255,)
+
+
+class AdminConfig(_Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(default=9091, ge=0, lt=65536)
+
+
+class ConnectorConfig(_Frozen):
+    finesse: FinesseConfig
+    sessions: SessionsConfig = SessionsConfig()
+    xmpp: XmppConfig = XmppConfig()
+    failover: FailoverConfig = FailoverConfig()
+    admin: AdminConfig = AdminConfig()
+    # Owned and validated by the tunnel client (connector/tunnel).
+    tunnel: dict[str, Any] = Field(default_factory=dict)
+
+
+def parse_config(data: dict[str, Any], *, source: str = "connector config") -> ConnectorConfig:
+    """Validate a decoded document; every problem is reported with its key path."""
+    try:
+        return ConnectorConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError.from_locations(
+            source, ((entry["loc"], entry["msg"]) for entry in error.errors())
+        ) from error
+
+
+def load_config(path: Path) -> ConnectorConfig:
+    """Read and validate a TOML file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(str(path), [("", f"cannot read: {error.strerror}")]) from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(str(path), [("", f"not valid TOML: {error}")]) from error
+    return parse_config(data, source=str(path))

@@ -1,0 +1,139 @@
+"""One agent's ordered event stream: sequence numbers, a bounded replay buffer and the subscribers.
+
+Every event except ``snapshot`` advances the agent's ``seq`` by one and is serialised to JSON exactly once;
+the same :class:`~edge.tunnel.messages.AgentEvent` goes to every subscriber. A subscriber resuming with
+``since`` (the last seq it saw) receives exactly the events after it, in order, when the buffer still holds
+them; otherwise (and when it gives no ``since``) it receives a ``snapshot`` carrying the current last seq
+and the full agent state, from which it continues. Work per event is O(subscribers of this agent).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import deque
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import structlog
+
+from edge.tunnel.messages import AgentEvent, AgentId
+
+_log = structlog.get_logger(__name__)
+
+
+class EventSink(Protocol):
+    """Where an agent's events go (one open event socket, through the tunnel). ``push`` must not block."""
+
+    def push(self, event: AgentEvent) -> None: ...
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_at(moment: datetime) -> str:
+    """``2026-11-21T10:00:00.123Z``: UTC, millisecond precision."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class EventLog:
+    """The event stream of one agent.
+
+    ``snapshot`` is called for the ``data`` of a snapshot frame (the full agent and dialogs);
+    ``now`` gives the time stamped on each frame; ``on_published`` is told the type of every event
+    published (metrics).
+    """
+
+    def __init__(
+        self,
+        *,
+        agent_id: AgentId,
+        capacity: int,
+        snapshot: Callable[[], Mapping[str, Any]],
+        now: Callable[[], datetime] = utc_now,
+        on_published: Callable[[str], None] | None = None,
+    ) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self._agent_id = agent_id
+        self._buffer: deque[AgentEvent] = deque(maxlen=capacity)
+        self._snapshot = snapshot
+        self._now = now
+        self._on_published = on_published
+        self._sinks: list[EventSink] = []
+        self._last_seq = 0
+
+    @property
+    def last_seq(self) -> int:
+        return self._last_seq
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._sinks)
+
+    def publish(self, type_: str, data: Mapping[str, Any]) -> AgentEvent:
+        """Append one event (never ``snapshot``) and push it to every subscriber."""
+        if type_ == "snapshot":
+            raise ValueError("snapshots are made by subscribe(), never published")
+        self._last_seq += 1
+        event = self._frame(self._last_seq, type_, data)
+        self._buffer.append(event)
+        for sink in tuple(self._sinks):
+            self._push(sink, event)
+        if self._on_published is not None:
+            self._on_published(type_)
+        return event
+
+    def subscribe(self, sink: EventSink, since: int | None = None) -> None:
+        """Bring ``sink`` up to date (missed events, or a snapshot), then deliver every new event to it."""
+        missed = self.replay(since)
+        if missed is None:
+            self._push(sink, self.snapshot_event())
+        else:
+            for event in missed:
+                self._push(sink, event)
+        if sink not in self._sinks:
+            self._sinks.append(sink)
+
+    def unsubscribe(self, sink: EventSink) -> bool:
+        """Stop delivering to ``sink``; true when it was subscribed."""
+        try:
+            self._sinks.remove(sink)
+        except ValueError:
+            return False
+        return True
+
+    def replay(self, since: int | None) -> list[AgentEvent] | None:
+        """The events after ``since``, in order; ``None`` when only a snapshot can catch up."""
+        if since is None or since < 0 or since > self._last_seq:
+            return None
+        if since == self._last_seq:
+            return []
+        if not self._buffer or self._buffer[0].seq > since + 1:
+            return None
+        start = since + 1 - self._buffer[0].seq
+        return list(itertools.islice(self._buffer, start, None))
+
+    def snapshot_event(self) -> AgentEvent:
+        """A ``snapshot`` frame carrying the current last seq (it does not advance it)."""
+        return self._frame(self._last_seq, "snapshot", self._snapshot())
+
+    def close(self) -> None:
+        """Forget every subscriber (the session ended)."""
+        self._sinks.clear()
+
+    def _frame(self, seq: int, type_: str, data: Mapping[str, Any]) -> AgentEvent:
+        frame = {"seq": seq, "type": type_, "at": format_at(self._now()), "data": data}
+        return AgentEvent(
+            agent_id=self._agent_id, seq=seq, type=type_, json=json.dumps(frame, separators=(",", ":"))
+        )
+
+    def _push(self, sink: EventSink, event: AgentEvent) -> None:
+        # A broken sink must not stop delivery to the others; the tunnel detaches it when it notices.
+        try:
+            sink.push(event)
+        except Exception:
+            _log.exception("event_sink_failed", agent_id=self._agent_id, seq=event.seq)
+            self.unsubscribe(sink)
