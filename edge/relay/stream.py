@@ -1,0 +1,136 @@
+"""One app socket's subscription to an agent's events, as the edge holds it.
+
+The tunnel reader must never wait for an app: a slow or stalled consumer would stall every agent on that
+connection. So each stream has a bounded queue, and the policy when it is full is to drop the stream with
+a ``resync`` marker: the consumer receives what is queued, then an ``alert`` (``{"kind": "resync"}``), then
+the iteration ends; the app reconnects with ``?since=`` and the connector's replay buffer covers the gap.
+Nothing is lost silently and memory stays bounded.
+
+Frames the edge makes itself (alerts) carry the last delivered ``seq`` and do not advance it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from edge.tunnel.messages import AgentEvent, Principal
+
+if TYPE_CHECKING:
+    from edge.relay.link import EdgeLink
+
+
+def utc_timestamp() -> str:
+    """``2026-11-21T10:00:00.123Z``: the event frame's ``at`` format."""
+    moment = datetime.now(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class RelayEventStream:
+    """Implements ``edge.upstream.EventStream``: events in order, then the end of the stream."""
+
+    def __init__(
+        self,
+        *,
+        principal: Principal,
+        since: int | None,
+        max_queued_events: int,
+        on_close: Callable[[RelayEventStream], None],
+        on_overflow: Callable[[RelayEventStream], None],
+        now: Callable[[], str] = utc_timestamp,
+    ) -> None:
+        self.principal = principal
+        self.since = since
+        self.last_seq: int | None = None
+        """The seq of the last connector event queued for the consumer."""
+        self.max_queued_events = max_queued_events
+        self.link: EdgeLink | None = None
+        """The tunnel connection this stream is attached through (the relay sets it), or None."""
+        self.sid: int | None = None
+        self.attached: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._on_close = on_close
+        self._on_overflow = on_overflow
+        self._now = now
+        self._queue: deque[AgentEvent] = deque()
+        self._wakeup = asyncio.Event()
+        self._ended = False
+        self._closed = False
+
+    @property
+    def agent_id(self) -> str:
+        return self.principal.agent_id
+
+    @property
+    def resume_seq(self) -> int | None:
+        """Where a re-attach resumes: after the last event queued, else where the app asked to start."""
+        return self.last_seq if self.last_seq is not None else self.since
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def deliver(self, event: AgentEvent) -> None:
+        """Queue one connector event; on overflow, end with ``resync`` and tell the owner."""
+        if self._ended:
+            return
+        # After a re-attach the connector replays from resume_seq; anything at or before it is a duplicate.
+        # A snapshot carries the current seq without advancing it, so it is never one.
+        if event.type != "snapshot" and self.last_seq is not None and event.seq <= self.last_seq:
+            return
+        if len(self._queue) >= self.max_queued_events:
+            self.end_with_resync("consumer_too_slow")
+            self._on_overflow(self)
+            return
+        self._queue.append(event)
+        self.last_seq = event.seq
+        self._wakeup.set()
+
+    def alert(self, kind: str, **data: Any) -> None:
+        """Queue an edge-made ``alert`` (e.g. ``connector_lost``); it may exceed the bound by one."""
+        if not self._ended:
+            self._queue.append(self._edge_event("alert", {"kind": kind, **data}))
+            self._wakeup.set()
+
+    def end(self) -> None:
+        """The connector ended the stream: deliver what is queued, then stop."""
+        self._ended = True
+        self._wakeup.set()
+
+    def end_with_resync(self, reason: str) -> None:
+        """Deliver what is queued, then an ``alert`` of kind ``resync``, then stop."""
+        if not self._ended:
+            self._queue.append(self._edge_event("alert", {"kind": "resync", "reason": reason}))
+        self.end()
+
+    def __aiter__(self) -> RelayEventStream:
+        return self
+
+    async def __anext__(self) -> AgentEvent:
+        while not self._queue:
+            if self._ended or self._closed:
+                raise StopAsyncIteration
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        return self._queue.popleft()
+
+    async def close(self) -> None:
+        """Detach from the connector; safe to call more than once."""
+        if not self._closed:
+            self._closed = True
+            self._ended = True
+            self._queue.clear()
+            self._wakeup.set()
+            self._on_close(self)
+
+    def _edge_event(self, type_: str, data: dict[str, Any]) -> AgentEvent:
+        seq = self.resume_seq or 0
+        text = json.dumps({"seq": seq, "type": type_, "at": self._now(), "data": data}, separators=(",", ":"))
+        return AgentEvent(agent_id=self.principal.agent_id, seq=seq, type=type_, json=text)
