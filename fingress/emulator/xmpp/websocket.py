@@ -1,0 +1,69 @@
+"""XMPP over WebSocket (RFC 7395) at ``/ws/``, as Finesse serves it on 8445, for a Starlette app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketState
+
+from fingress.emulator.hub import ClusterPort, Hub, Side
+from fingress.emulator.xmpp.pump import ConnectionPump
+from fingress.emulator.xmpp.session import ServerSession
+from fingress.emulator.xmpp.settings import XmppServerSettings
+from fingress.emulator.xmpp.websocket_framing import SUBPROTOCOL, WebSocketFraming
+
+PATH = "/ws/"
+# RFC 6455 close codes
+PROTOCOL_ERROR = 1002
+NORMAL_CLOSURE = 1000
+
+
+def websocket_route(
+    *, side: Side, hub: Hub, cluster: ClusterPort, settings: XmppServerSettings | None = None
+) -> WebSocketRoute:
+    """The notification WebSocket of ``side``, to mount in that side's HTTPS app."""
+    resolved = settings or XmppServerSettings()
+
+    async def endpoint(websocket: WebSocket) -> None:
+        await serve_websocket(websocket, side=side, hub=hub, cluster=cluster, settings=resolved)
+
+    return WebSocketRoute(PATH, endpoint, name=f"finesse-notifications-{side}")
+
+
+async def serve_websocket(
+    websocket: WebSocket, *, side: Side, hub: Hub, cluster: ClusterPort, settings: XmppServerSettings
+) -> None:
+    """Serve one RFC 7395 session on ``websocket`` until either end closes it."""
+    if SUBPROTOCOL not in websocket.scope.get("subprotocols", ()):
+        # RFC 7395 §3.1: without the xmpp subprotocol there is no XMPP session (the handshake fails).
+        await websocket.close(code=PROTOCOL_ERROR)
+        return
+    await websocket.accept(subprotocol=SUBPROTOCOL)
+    pump = ConnectionPump(idle_timeout_s=settings.idle_timeout_s, close_timeout_s=settings.close_timeout_s)
+    session = ServerSession(side=side, hub=hub, cluster=cluster, settings=settings, wake=pump.wake)
+    framing = WebSocketFraming(
+        session, max_stanza_bytes=settings.max_stanza_bytes, max_depth=settings.max_depth
+    )
+
+    async def receive() -> bool:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            framing.connection_lost()
+            return False
+        text = message.get("text")
+        framing.receive_message(text if text is not None else message.get("bytes") or b"")
+        return True
+
+    async def flush() -> None:
+        for text in framing.messages_to_send():
+            await websocket.send_text(text)
+
+    try:
+        await pump.run(session=session, receive=receive, flush=flush)
+    finally:
+        if websocket.application_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(settings.close_timeout_s):
+                    await websocket.close(code=NORMAL_CLOSURE)
