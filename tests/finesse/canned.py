@@ -33,6 +33,8 @@ class Canned:
 class Received:
     method: str
     path: str
+    # The path as sent, before percent-decoding.
+    raw_path: bytes
     query: str
     headers: dict[str, str]
     body: bytes
@@ -54,6 +56,7 @@ class CannedFinesse:
             Received(
                 method=request.method,
                 path=request.url.path,
+                raw_path=request.scope.get("raw_path", b""),
                 query=request.url.query,
                 headers={k.lower(): v for k, v in request.headers.items()},
                 body=body,
