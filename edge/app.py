@@ -1,0 +1,67 @@
+"""Builds the public ASGI app: the middleware chain of :mod:`edge.hygiene` around a router generated from
+the route table. The admin surface is a separate app (:mod:`edge.admin`) and is never mounted here."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Route, Router, WebSocketRoute
+from starlette.types import ASGIApp
+
+from edge.api.forward import Forwarder
+from edge.api.local import OpenApiEndpoint, TicketEndpoint
+from edge.api.openapi import build_openapi
+from edge.api.routes import ROUTES, Handling
+from edge.events.socket import EventSocketEndpoint
+from edge.events.sockets import SocketCounter
+from edge.events.tickets import TicketStore
+from edge.hygiene.access_log import AccessLogMiddleware
+from edge.hygiene.allow_list import AllowListMiddleware
+from edge.hygiene.auth import AuthMiddleware
+from edge.hygiene.context import ContextMiddleware
+from edge.hygiene.cors import CorsMiddleware
+from edge.hygiene.problems import ProblemMiddleware
+from edge.hygiene.rate_limits import AgentRateLimitMiddleware, IpRateLimitMiddleware
+from edge.hygiene.security_headers import SecurityHeadersMiddleware
+from edge.hygiene.size_limits import SizeLimitMiddleware
+from edge.metrics import EdgeMetrics
+from edge.policy_runtime import PolicyRuntime
+from edge.upstream import Upstream
+
+API_VERSION = "1.0.0"
+
+
+def build_public_app(
+    *,
+    runtime: PolicyRuntime,
+    upstream: Upstream,
+    metrics: EdgeMetrics,
+    tickets: TicketStore,
+    sockets: SocketCounter | None = None,
+) -> ASGIApp:
+    """The public app. ``runtime`` must have started (it supplies the policy snapshot per request)."""
+    forwarder = Forwarder(upstream=upstream)
+    events = EventSocketEndpoint(upstream=upstream, sockets=sockets or SocketCounter(), metrics=metrics)
+    openapi = OpenApiEndpoint(document=build_openapi(ROUTES, version=API_VERSION))
+    ticket = TicketEndpoint(tickets=tickets)
+    routes: list[BaseRoute] = []
+    for spec in ROUTES:
+        if spec.handling is Handling.EVENTS:
+            routes.append(WebSocketRoute(spec.path, events.handle))
+        elif spec.handling is Handling.OPENAPI:
+            routes.append(Route(spec.path, openapi.handle, methods=[spec.method]))
+        elif spec.handling is Handling.TICKET:
+            routes.append(Route(spec.path, ticket.handle, methods=[spec.method]))
+        else:
+            routes.append(Route(spec.path, forwarder.handle, methods=[spec.method]))
+    app: ASGIApp = Router(routes=routes)
+    # Starlette wraps bound methods as request handlers (a callable object would be taken for an ASGI
+    # app). Innermost first: each line wraps everything above it.
+    app = AgentRateLimitMiddleware(app)
+    app = AuthMiddleware(app, tickets=tickets, metrics=metrics)
+    app = IpRateLimitMiddleware(app)
+    app = AllowListMiddleware(app)
+    app = SizeLimitMiddleware(app)
+    app = ProblemMiddleware(app)
+    app = CorsMiddleware(app)
+    app = SecurityHeadersMiddleware(app)
+    app = AccessLogMiddleware(app, metrics=metrics)
+    return ContextMiddleware(app, runtime=runtime)

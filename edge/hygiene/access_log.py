@@ -1,0 +1,73 @@
+"""One structured log line and the request metrics for every request and event socket.
+
+The line names the route template, status, duration, request id, client IP and agent id. It never
+carries headers, the query string (it may hold a ticket) or a body; the path is cut short.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from edge.hygiene.context import context_of
+from edge.metrics import EdgeMetrics
+
+_MAX_LOGGED_PATH = 160
+
+
+class AccessLogMiddleware:
+    def __init__(
+        self, app: ASGIApp, *, metrics: EdgeMetrics, clock: Callable[[], float] = time.perf_counter
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.clock = clock
+        self._log = structlog.get_logger("fingress.edge.access")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        started = self.clock()
+        status = 0
+        close_code: int | None = None
+
+        async def observing_send(message: Message) -> None:
+            nonlocal status, close_code
+            kind = message["type"]
+            if kind == "http.response.start":
+                status = int(message["status"])
+            elif kind == "websocket.accept":
+                status = 101
+            elif kind == "websocket.close":
+                close_code = int(message.get("code", 1000))
+                status = status or 403
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observing_send)
+        finally:
+            self._record(scope, status or 500, close_code, self.clock() - started)
+
+    def _record(self, scope: Scope, status: int, close_code: int | None, duration_s: float) -> None:
+        context = context_of(scope)
+        method = scope.get("method", "GET")
+        route = context.route_label
+        self.metrics.requests.labels(route=route, method=method, status=str(status)).inc()
+        if scope["type"] == "http":
+            self.metrics.latency.labels(route=route, method=method).observe(duration_s)
+        self._log.info(
+            "request_handled" if scope["type"] == "http" else "event_socket_closed",
+            method=method,
+            route=route,
+            path=scope["path"][:_MAX_LOGGED_PATH],
+            status=status,
+            close_code=close_code,
+            duration_ms=round(duration_s * 1000, 2),
+            request_id=context.request_id,
+            client_ip=context.client_ip,
+            agent_id=context.principal.agent_id if context.principal else None,
+        )

@@ -1,0 +1,93 @@
+"""Turns every error raised inside the app into an answer the client can act on.
+
+HTTP: an ``ApiError`` becomes its problem+json; anything else is logged and becomes a generic 500
+without details. WebSocket: the socket is accepted (if it was not) and closed with the matching close
+code, because a browser cannot read an HTTP status from a refused handshake.
+"""
+
+from __future__ import annotations
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from edge.events.close_codes import CloseCode, close_code_for_status
+from edge.hygiene.context import context_of
+from edge.problems import InternalError, send_problem
+from edge.tunnel.errors import ApiError
+
+
+class ProblemMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._log = structlog.get_logger("fingress.edge")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except ApiError as error:
+            if started:
+                return  # the client already has a status; nothing more can be said
+            await send_problem(send, error)
+        except Exception:
+            self._log.exception("request_failed", request_id=context_of(scope).request_id)
+            if not started:
+                await send_problem(send, InternalError())
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        connected = accepted = closed = False
+
+        async def tracking_receive() -> Message:
+            nonlocal connected
+            message = await receive()
+            if message["type"] == "websocket.connect":
+                connected = True
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal accepted, closed
+            if message["type"] == "websocket.accept":
+                accepted = True
+            elif message["type"] == "websocket.close":
+                closed = True
+            await send(message)
+
+        try:
+            await self.app(scope, tracking_receive, tracking_send)
+        except ApiError as error:
+            code = close_code_for_status(error.status)
+            await self._close(receive, send, code, connected=connected, accepted=accepted, closed=closed)
+        except Exception:
+            self._log.exception("event_socket_failed", request_id=context_of(scope).request_id)
+            code = CloseCode.INTERNAL_ERROR
+            await self._close(receive, send, code, connected=connected, accepted=accepted, closed=closed)
+
+    @staticmethod
+    async def _close(
+        receive: Receive, send: Send, code: CloseCode, *, connected: bool, accepted: bool, closed: bool
+    ) -> None:
+        if closed:
+            return
+        try:
+            if not connected:
+                await receive()  # the websocket.connect every ASGI socket starts with
+            if not accepted:
+                await send({"type": "websocket.accept"})
+            await send({"type": "websocket.close", "code": int(code), "reason": code.reason})
+        except OSError:
+            return  # the client is gone already

@@ -1,0 +1,239 @@
+"""Atomic policy reload: load → validate → build every dependent object → swap one reference.
+
+:class:`PolicyRuntime` holds the current :class:`PolicySnapshot`. A request pins the snapshot it starts
+with and finishes on it, whatever reloads happen meanwhile. A reload that fails anywhere — unreadable
+file, invalid key, a participant (such as the TLS reloader) refusing — leaves the old snapshot serving;
+the error is logged, counted, and shown by :meth:`PolicyRuntime.status` on the admin listener.
+Triggers: :meth:`PolicyRuntime.watch` polls the file's mtime; SIGHUP and the admin endpoint call
+:meth:`PolicyRuntime.reload`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+import structlog
+from limits.aio.storage import Storage
+
+from edge.api.routes import ROUTES, RouteTable
+from edge.auth.keys import HttpJwksFetcher, KeyCache
+from edge.auth.verifier import TokenVerifier
+from edge.metrics import EdgeMetrics
+from edge.policy import OAuthPolicy, Policy, RateLimitPolicy, load_policy
+from edge.ratelimit import EdgeRateLimiter, build_storage
+from edge.tunnel.errors import ConfigError
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySnapshot:
+    """A validated policy and every object built from it; immutable, shared by in-flight requests."""
+
+    policy: Policy
+    verifier: TokenVerifier
+    limiter: EdgeRateLimiter
+    routes: RouteTable
+    trusted_proxies: tuple[IpNetwork, ...]
+    cors_origins: frozenset[str]
+    digest: str
+
+
+class PolicyParticipant(Protocol):
+    """Something outside this module that must accept a policy before it applies (e.g. TLS certificates).
+
+    ``prepare`` builds and validates everything without side effects, raising ``ConfigError`` to veto;
+    the returned commit callable makes it live and must not fail.
+    """
+
+    def prepare(self, policy: Policy) -> Callable[[], None]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadOutcome:
+    applied: bool
+    error: str | None
+
+
+class PolicyRuntime:
+    def __init__(
+        self,
+        *,
+        path: Path,
+        metrics: EdgeMetrics,
+        participants: tuple[PolicyParticipant, ...] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._path = path
+        self._metrics = metrics
+        self._participants = participants
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._snapshot: PolicySnapshot | None = None
+        self._key_cache: tuple[tuple[Any, ...], KeyCache] | None = None
+        self._storage: tuple[tuple[str, int], Storage] | None = None
+        # Clients and storages replaced by a reload may still serve in-flight requests: closed at the end.
+        self._retired_clients: list[httpx.AsyncClient] = []
+        self._file_stamp: tuple[int, int] | None = None
+        self._loaded_at: float | None = None
+        self._last_error: str | None = None
+        self._last_attempt_at: float | None = None
+        self._log = structlog.get_logger("fingress.edge.policy")
+
+    @property
+    def current(self) -> PolicySnapshot:
+        """The snapshot new requests use. Valid after :meth:`start`."""
+        if self._snapshot is None:
+            raise RuntimeError("PolicyRuntime.start() has not run")
+        return self._snapshot
+
+    async def start(self) -> None:
+        """Load the policy for the first time. Raises ``ConfigError``: an edge never starts without one."""
+        outcome = await self.reload(trigger="start")
+        if not outcome.applied:
+            raise ConfigError(self._path.name, [("", outcome.error or "invalid")])
+
+    async def reload(self, *, trigger: str = "admin") -> ReloadOutcome:
+        """Load, validate and build a new snapshot; swap it in only if all of that succeeded."""
+        async with self._lock:
+            self._last_attempt_at = self._clock()
+            stamp = self._stat()
+            try:
+                policy = load_policy(self._path)
+                snapshot, keys, storage = self._build(policy)
+                commits = [participant.prepare(policy) for participant in self._participants]
+            except ConfigError as error:
+                self._file_stamp = stamp
+                self._last_error = str(error)
+                self._metrics.policy_reloads.labels(outcome="failed").inc()
+                self._log.error("policy_reload_failed", trigger=trigger, error=self._last_error)
+                return ReloadOutcome(applied=False, error=self._last_error)
+            for commit in commits:
+                commit()
+            self._key_cache, self._storage = keys, storage
+            self._snapshot = snapshot
+            self._file_stamp = stamp
+            self._loaded_at = self._clock()
+            self._last_error = None
+            self._metrics.policy_reloads.labels(outcome="applied").inc()
+            self._log.info("policy_reloaded", trigger=trigger, digest=snapshot.digest)
+            return ReloadOutcome(applied=True, error=None)
+
+    async def watch(self, *, poll_s: float) -> None:
+        """Reload whenever the file's mtime or size changes; runs until cancelled."""
+        while True:
+            await asyncio.sleep(poll_s)
+            if self._stat() != self._file_stamp:
+                await self.reload(trigger="file_changed")
+
+    def status(self) -> dict[str, Any]:
+        """What the admin listener shows: the live policy's digest and time, and the last error."""
+        snapshot = self._snapshot
+        return {
+            "source": self._path.name,
+            "digest": snapshot.digest if snapshot else None,
+            "loaded_at": self._loaded_at,
+            "last_attempt_at": self._last_attempt_at,
+            "last_error": self._last_error,
+            "healthy": self._last_error is None,
+        }
+
+    async def aclose(self) -> None:
+        clients = list(self._retired_clients)
+        self._retired_clients.clear()
+        for client in clients:
+            await client.aclose()
+        self._storage = None
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            info = self._path.stat()
+        except OSError:
+            return None
+        return (info.st_mtime_ns, info.st_size)
+
+    def _build(
+        self, policy: Policy
+    ) -> tuple[PolicySnapshot, tuple[Any, KeyCache], tuple[tuple[str, int], Storage]]:
+        """Build everything a policy needs without touching the live state."""
+        routes = RouteTable(tuple(route for route in ROUTES if route.key in set(policy.http.allow)))
+        keys = self._keys_for(policy.oauth)
+        storage = self._storage_for(policy.rate_limits)
+        verifier = TokenVerifier(policy=policy.oauth, keys=keys[1])
+        limiter = EdgeRateLimiter(
+            policy=policy.rate_limits,
+            storage=storage[1],
+            on_rejected=lambda limit: self._metrics.rate_limited.labels(limit=limit.value).inc(),
+        )
+        snapshot = PolicySnapshot(
+            policy=policy,
+            verifier=verifier,
+            limiter=limiter,
+            routes=routes,
+            trusted_proxies=tuple(
+                ipaddress.ip_network(network, strict=False) for network in policy.http.trusted_proxies
+            ),
+            cors_origins=frozenset(policy.http.cors_origins),
+            digest=hashlib.sha256(policy.model_dump_json().encode()).hexdigest()[:16],
+        )
+        return snapshot, keys, storage
+
+    def _keys_for(self, oauth: OAuthPolicy) -> tuple[Any, KeyCache]:
+        # Keep the cached keys (and their rate bound) while the key source is unchanged.
+        identity = (
+            oauth.issuer,
+            oauth.jwks_url,
+            oauth.discovery_url,
+            oauth.ca_file,
+            oauth.jwks_refresh_s,
+            oauth.jwks_min_refetch_interval_s,
+            oauth.jwks_fetch_timeout_s,
+        )
+        if self._key_cache is not None and self._key_cache[0] == identity:
+            return self._key_cache
+        client = httpx.AsyncClient(verify=_idp_tls_context(oauth.ca_file), follow_redirects=False)
+        self._retired_clients.append(client)
+        keys = KeyCache(
+            fetcher=HttpJwksFetcher(
+                client=client,
+                issuer=oauth.issuer,
+                jwks_url=oauth.jwks_url,
+                discovery_url=oauth.discovery_url,
+                timeout_s=oauth.jwks_fetch_timeout_s,
+            ),
+            refresh_s=oauth.jwks_refresh_s,
+            min_refetch_interval_s=oauth.jwks_min_refetch_interval_s,
+            on_fetch=lambda outcome: self._metrics.jwks_fetches.labels(outcome=outcome).inc(),
+        )
+        return (identity, keys)
+
+    def _storage_for(self, limits_policy: RateLimitPolicy) -> tuple[tuple[str, int], Storage]:
+        # Counters survive a reload while the storage is unchanged; a new memory store would reset them.
+        identity = (limits_policy.storage_uri, limits_policy.redis_max_connections)
+        if self._storage is not None and self._storage[0] == identity:
+            return self._storage
+        try:
+            storage = build_storage(limits_policy)
+        except Exception as error:  # limits and redis raise assorted types for a bad URI
+            raise ConfigError(
+                "policy", [("rate_limits.storage_uri", f"unusable: {error.__class__.__name__}")]
+            ) from error
+        return (identity, storage)
+
+
+def _idp_tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    try:
+        return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    except (OSError, ssl.SSLError) as error:
+        raise ConfigError(
+            "policy", [("oauth.ca_file", f"cannot load: {error.__class__.__name__}")]
+        ) from error

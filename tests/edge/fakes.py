@@ -1,0 +1,84 @@
+"""A fake Upstream (a seam we own): answers like a connector would and records what reached it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from edge.tunnel.messages import AgentEvent, AgentId, Principal, TunnelRequest, TunnelResponse
+
+
+class FakeEventStream:
+    def __init__(self, principal: Principal, since: int | None) -> None:
+        self.principal = principal
+        self.since = since
+        self.queue: asyncio.Queue[AgentEvent | Exception | None] = asyncio.Queue()
+        self.closed = asyncio.Event()
+
+    def __aiter__(self) -> AsyncIterator[AgentEvent]:
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[AgentEvent]:
+        while True:
+            item = await self.queue.get()
+            if item is None:
+                return
+            if isinstance(item, Exception):
+                raise item
+            yield item
+
+    def push(self, seq: int, type_: str, data: dict[str, object] | None = None) -> None:
+        frame = {"seq": seq, "type": type_, "at": "2026-11-21T10:00:00.000Z", "data": data or {}}
+        self.queue.put_nowait(AgentEvent(self.principal.agent_id, seq, type_, json.dumps(frame)))
+
+    def end(self) -> None:
+        self.queue.put_nowait(None)
+
+    async def close(self) -> None:
+        self.closed.set()
+
+
+Handler = Callable[[TunnelRequest], Awaitable[TunnelResponse]]
+
+
+async def echo(request: TunnelRequest) -> TunnelResponse:
+    """Answers 200 with what it was asked, so tests can see exactly what crossed the tunnel."""
+    principal = request.principal
+    body = {
+        "method": request.method,
+        "path": request.path,
+        "query": request.query,
+        "agent_id": principal.agent_id if principal else None,
+        "body": json.loads(request.body) if request.body else None,
+    }
+    return TunnelResponse(200, {"content-type": "application/json"}, json.dumps(body).encode())
+
+
+@dataclass
+class FakeUpstream:
+    handler: Handler = echo
+    ready: bool = True
+    requests: list[TunnelRequest] = field(default_factory=list)
+    opened: asyncio.Queue[FakeEventStream] = field(default_factory=asyncio.Queue)
+    open_error: Exception | None = None
+    connections: int = 1
+
+    async def request(self, request: TunnelRequest, *, timeout_s: float) -> TunnelResponse:
+        self.requests.append(request)
+        return await self.handler(request)
+
+    async def open_events(self, principal: Principal, *, since: int | None) -> FakeEventStream:
+        if self.open_error is not None:
+            raise self.open_error
+        stream = FakeEventStream(principal, since)
+        self.opened.put_nowait(stream)
+        return stream
+
+    def connection_count(self) -> int:
+        return self.connections
+
+    def last_agent(self) -> AgentId | None:
+        principal = self.requests[-1].principal if self.requests else None
+        return principal.agent_id if principal else None
