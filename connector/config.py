@@ -73,6 +73,9 @@ class GracePolicy(_Frozen):
     action: Literal["not_ready", "logout", "keep"] = "not_ready"
     # The Finesse database id of the reason code to use (required for logout on most deployments).
     reason_code_id: str | None = None
+    # For ``logout`` from a state other than NOT_READY (CCE signs out only from NOT_READY): the NOT_READY
+    # reason code id of the step before.
+    not_ready_reason_code_id: str | None = None
 
     @model_validator(mode="after")
     def _logout_needs_reason(self) -> GracePolicy:

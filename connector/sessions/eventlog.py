@@ -24,9 +24,13 @@ _log = structlog.get_logger(__name__)
 
 
 class EventSink(Protocol):
-    """Where an agent's events go (one open event socket, through the tunnel). ``push`` must not block."""
+    """Where an agent's events go: one open event socket, through the tunnel (the tunnel's ``EventSink``
+    of :mod:`connector.tunnel.service` has this shape). ``push`` must not block."""
 
     def push(self, event: AgentEvent) -> None: ...
+
+    def end(self) -> None:
+        """End the stream after the events already pushed."""
 
 
 def utc_now() -> datetime:
@@ -121,8 +125,13 @@ class EventLog:
         return self._frame(self._last_seq, "snapshot", self._snapshot())
 
     def close(self) -> None:
-        """Forget every subscriber (the session ended)."""
-        self._sinks.clear()
+        """End every subscriber's stream after what was pushed (the session ended) and forget them."""
+        sinks, self._sinks = self._sinks, []
+        for sink in sinks:
+            try:
+                sink.end()
+            except Exception:
+                _log.exception("event_sink_end_failed", agent_id=self._agent_id)
 
     def _frame(self, seq: int, type_: str, data: Mapping[str, Any]) -> AgentEvent:
         frame = {"seq": seq, "type": type_, "at": format_at(self._now()), "data": data}

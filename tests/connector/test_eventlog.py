@@ -16,12 +16,16 @@ from edge.tunnel.messages import AgentEvent, AgentId
 class Collect:
     def __init__(self) -> None:
         self.events: list[AgentEvent] = []
+        self.ended = False
 
     def push(self, event: AgentEvent) -> None:
         self.events.append(event)
 
+    def end(self) -> None:
+        self.ended = True
 
-class Broken:
+
+class Broken(Collect):
     def push(self, event: AgentEvent) -> None:
         raise RuntimeError("socket gone")
 
@@ -107,6 +111,16 @@ def test_broken_sink_is_dropped_without_hurting_others() -> None:
     log.publish("agent.updated", {})
     assert log.subscriber_count == 1
     assert [e.seq for e in good.events] == [1]
+
+
+def test_close_ends_every_stream() -> None:
+    log = make_log()
+    a, b = Collect(), Collect()
+    log.subscribe(a, since=0)
+    log.subscribe(b, since=0)
+    log.close()
+    assert a.ended and b.ended
+    assert log.subscriber_count == 0
 
 
 def test_unsubscribe_and_snapshot_type_is_reserved() -> None:

@@ -1,0 +1,1 @@
+"""Operations: the admin listener and the metrics."""
