@@ -177,21 +177,25 @@ class TunnelClient:
             limiter=self._limiter,
             log=self._log,
         )
-        if not await link.handshake(timeout_s=self._handshake_timeout_s):
-            self.stats.dial_failures += 1
-            reason = protocol.failure.reason if protocol.failure else "handshake_timeout"
-            self._log.warning("tunnel_handshake_failed", reason=reason)
-            return False
-        self._links.append(link)
-        self.stats.connections_open += 1
-        self._log.info("tunnel_connected", edge_id=protocol.peer_id, version=protocol.version)
-        self._notify()
         try:
-            await link.run()
-        finally:
-            self._links.remove(link)
-            self.stats.connections_open -= 1
+            if not await link.handshake(timeout_s=self._handshake_timeout_s):
+                self.stats.dial_failures += 1
+                reason = protocol.failure.reason if protocol.failure else "handshake_timeout"
+                self._log.warning("tunnel_handshake_failed", reason=reason)
+                return False
+            self._links.append(link)
+            self.stats.connections_open += 1
+            self._log.info("tunnel_connected", edge_id=protocol.peer_id, version=protocol.version)
             self._notify()
+            try:
+                await link.run()
+            finally:
+                self._links.remove(link)
+                self.stats.connections_open -= 1
+                self._notify()
+        finally:
+            # Normally closed already; when the slot is cancelled mid-way, do not leave it open.
+            link.abort()
         self._log.info("tunnel_disconnected", edge_id=protocol.peer_id)
         return True
 
