@@ -17,6 +17,7 @@ exception. The client never retries: a retried bad password is how accounts get 
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import time
 import uuid
@@ -283,6 +284,9 @@ class FinesseClient:
             return payload
         except ApiError as exc:
             error_code = exc.code
+            raise
+        except asyncio.CancelledError:
+            error_code = "cancelled"
             raise
         finally:
             if self._observer is not None:

@@ -59,9 +59,8 @@ def _local_name(tag: str) -> str:
 
 def parse_document(document: str | bytes, *, limits: XmlLimits = DEFAULT_LIMITS) -> Element:
     """Parse one untrusted document into a normalised tree, or raise ``FinesseProtocolError``."""
-    size = len(document.encode("utf-8", "surrogatepass") if isinstance(document, str) else document)
-    if size > limits.max_bytes:
-        raise FinesseProtocolError("finesse_xml_too_large", f"{size} bytes, limit {limits.max_bytes}")
+    if _too_large(document, limits.max_bytes):
+        raise FinesseProtocolError("finesse_xml_too_large", f"more than {limits.max_bytes} bytes")
     if isinstance(document, str):
         # Notification text starts with the whitespace of the enclosing stanza; an XML declaration is
         # only valid at the very start, so drop what precedes it.
@@ -77,6 +76,15 @@ def parse_document(document: str | bytes, *, limits: XmlLimits = DEFAULT_LIMITS)
     except (ParseError, UnicodeError, ValueError) as exc:
         raise FinesseProtocolError("finesse_xml_malformed", _first_line(exc)) from exc
     return root
+
+
+def _too_large(document: str | bytes, max_bytes: int) -> bool:
+    if isinstance(document, bytes) or len(document) > max_bytes:
+        return len(document) > max_bytes
+    # A character takes 1 to 4 bytes in UTF-8: only encode (a copy) when the length cannot decide.
+    if len(document) * 4 <= max_bytes:
+        return False
+    return len(document.encode("utf-8", "surrogatepass")) > max_bytes
 
 
 def _first_line(exc: Exception) -> str:

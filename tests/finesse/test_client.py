@@ -297,3 +297,14 @@ async def test_stats_observer_sees_every_call(
     assert stats.calls == {"get_system_info": 3, "get_user": 1}
     assert stats.errors == {"finesse_server_error": 1}
     assert stats.total_duration_s > 0
+
+
+async def test_a_cancelled_call_is_reported_as_cancelled(
+    canned: CannedFinesse, canned_client: FinesseClient, stats: CallStats
+) -> None:
+    canned.answer("GET", "/finesse/api/User/1001", Canned(200, documents.USER_REST, hang=True))
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(seconds(0.2)):
+            await canned_client.get_user(ANN)
+    assert stats.last is not None
+    assert (stats.last.error_code, stats.last.status) == ("cancelled", None)

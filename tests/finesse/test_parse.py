@@ -299,3 +299,12 @@ def test_limits_are_configurable() -> None:
 def test_xml_declaration_after_leading_whitespace_is_accepted() -> None:
     update = parse_update('\n   <?xml version="1.0" encoding="UTF-8"?>' + documents.update(""))
     assert update.event is UpdateEvent.PUT
+
+
+def test_size_limit_counts_utf8_bytes_exactly() -> None:
+    document = "<Update><event>PUT</event><source>" + "€" * 30 + "</source></Update>"
+    size = len(document.encode())
+    assert parse_update(document, limits=XmlLimits(max_bytes=size)).source == "€" * 30
+    with pytest.raises(FinesseProtocolError) as caught:
+        parse_update(document, limits=XmlLimits(max_bytes=size - 1))
+    assert caught.value.reason == "finesse_xml_too_large"
