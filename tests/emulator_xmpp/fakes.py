@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fingress.emulator.hub import Side
@@ -32,3 +34,27 @@ class RecordingCluster:
 
     def presence_changed(self, side: Side, agent_id: str, available: bool) -> None:
         self.presence.append((side, agent_id, available))
+        for waiter in tuple(self._waiters):
+            waiter.set()
+
+    _waiters: set[asyncio.Event] = field(default_factory=set)
+
+    async def presence_reaches(self, predicate: Callable[[list[tuple[Side, str, bool]]], bool]) -> None:
+        """Return once ``predicate(self.presence)`` holds (callers bound the wait)."""
+        changed = asyncio.Event()
+        self._waiters.add(changed)
+        try:
+            while not predicate(self.presence):
+                await changed.wait()
+                changed.clear()
+        finally:
+            self._waiters.discard(changed)
+
+    async def presence_is(self, side: Side, agent_id: str, available: bool) -> None:
+        """Return once the last report for ``agent_id`` on ``side`` says ``available``."""
+
+        def latest_matches(presence: list[tuple[Side, str, bool]]) -> bool:
+            reports = [report[2] for report in presence if report[:2] == (side, agent_id)]
+            return bool(reports) and reports[-1] == available
+
+        await self.presence_reaches(latest_matches)

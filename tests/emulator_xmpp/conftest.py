@@ -1,0 +1,82 @@
+"""Real servers on loopback for the XMPP transport tests: direct TLS and a uvicorn app with ``/ws/``."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import AsyncIterator
+
+import pytest
+import trustme
+import uvicorn
+from starlette.applications import Starlette
+
+from fingress.emulator.hub import Hub
+from fingress.emulator.xmpp import DirectTlsServer, XmppServerSettings, websocket_route
+from tests.emulator_xmpp.fakes import DOMAINS, RecordingCluster
+from tests.support.timing import seconds
+
+FAST = XmppServerSettings(close_timeout_s=0.5, max_queued_notifications=16)
+
+
+@pytest.fixture(scope="session")
+def xmpp_server_ssl_context(ca: trustme.CA) -> ssl.SSLContext:
+    """A server certificate naming the XMPP domains too: XMPP clients check the domain, not the address."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(*DOMAINS.values(), "localhost", "127.0.0.1").configure_cert(context)
+    return context
+
+
+@pytest.fixture
+def hub() -> Hub:
+    return Hub()
+
+
+@pytest.fixture
+def cluster() -> RecordingCluster:
+    return RecordingCluster()
+
+
+@pytest.fixture
+async def direct_tls(
+    hub: Hub, cluster: RecordingCluster, xmpp_server_ssl_context: ssl.SSLContext
+) -> AsyncIterator[DirectTlsServer]:
+    server = DirectTlsServer(
+        side="A", hub=hub, cluster=cluster, ssl_context=xmpp_server_ssl_context, settings=FAST
+    )
+    await server.start()
+    try:
+        yield server
+    finally:
+        async with asyncio.timeout(seconds(10)):
+            await server.close()
+
+
+@pytest.fixture
+async def websocket_port(
+    hub: Hub, cluster: RecordingCluster, xmpp_server_ssl_context: ssl.SSLContext
+) -> AsyncIterator[int]:
+    """The port of a real uvicorn (TLS) serving side A's ``/ws/``."""
+    app = Starlette(routes=[websocket_route(side="A", hub=hub, cluster=cluster, settings=FAST)])
+    # A socket already listening: clients may connect before uvicorn starts accepting.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    config = uvicorn.Config(
+        app,
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        ws="websockets-sansio",
+        ssl_context_factory=lambda _config, _default: xmpp_server_ssl_context,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        async with asyncio.timeout(seconds(10)):
+            await task
+        sock.close()
