@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 # Subcommand modules, in the order `fingress --help` lists them.
-_SUBCOMMANDS = ("fingress.emulator.command", "fingress.certs_command")
+_SUBCOMMANDS = ("fingress.emulator.command", "fingress.certs_command", "fingress.token_command")
 
 
 def build_parser() -> argparse.ArgumentParser:

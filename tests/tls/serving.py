@@ -42,14 +42,22 @@ def hello_app() -> Starlette:
 ContextFactory = Callable[[Any, Callable[[], ssl.SSLContext]], ssl.SSLContext]
 
 
-@asynccontextmanager
-async def running_uvicorn(app: ASGIApp, *, ssl_context_factory: ContextFactory) -> AsyncIterator[int]:
-    """Serve ``app`` over TLS on 127.0.0.1; yields the port. The socket listens before uvicorn starts, so a
-    client may connect at once (the kernel queues it) and nothing has to wait for readiness."""
+def bound_listener() -> socket.socket:
+    """A listening TCP socket on 127.0.0.1, port chosen by the kernel (``getsockname()[1]``)."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     listener.listen(128)
+    return listener
+
+
+@asynccontextmanager
+async def running_uvicorn(
+    app: ASGIApp, *, ssl_context_factory: ContextFactory, listener: socket.socket | None = None
+) -> AsyncIterator[int]:
+    """Serve ``app`` over TLS on 127.0.0.1 (or on ``listener``); yields the port. The socket listens before
+    uvicorn starts, so a client may connect at once (the kernel queues it): nothing waits for readiness."""
+    listener = listener or bound_listener()
     port: int = listener.getsockname()[1]
     config = uvicorn.Config(
         app,
