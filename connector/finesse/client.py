@@ -170,9 +170,15 @@ class FinesseClient:
         body = await self._get("get_dialog", _dialog_path(dialog_id), credentials)
         return self._parsed(parse_dialog, body)
 
-    async def get_devices(self, credentials: Credentials) -> tuple[Device, ...]:
-        """The devices behind the agent's extension (shared line / multiline)."""
+    async def get_devices(
+        self, credentials: Credentials, *, extension: str | None = None
+    ) -> tuple[Device, ...]:
+        """The devices behind ``extension`` (shared line / multiline), by default the agent's current one;
+        ask with the extension before signing in, to offer a choice."""
         path = self._devices_path.format(agent_id=_segment(credentials.agent_id))
+        if extension is not None:
+            separator = "&" if "?" in path else "?"
+            path = f"{path}{separator}extension={quote(extension, safe='')}"
         body = await self._get("get_devices", path, credentials)
         return self._parsed(parse_devices, body)
 

@@ -133,12 +133,17 @@ async def test_lists_and_system_info(canned: CannedFinesse, http: httpx.AsyncCli
         codes = await client.get_reason_codes(ANN, ReasonCodeCategory.LOGOUT)
         reasons = await client.get_wrap_up_reasons(ANN)
         devices = await client.get_devices(ANN)
+        await client.get_devices(ANN, extension="1001 001&x")
         dialog = await client.get_dialog(ANN, DialogId("16817"))
         info = await client.get_system_info()
     assert [code.id for code in codes] == ["16", "17"]
     assert canned.received[0].query == "category=LOGOUT"
     assert [reason.label for reason in reasons] == ["Resolved", "Call back"]
     assert [device.device_id for device in devices] == ["SEP0011", "CSFANN"]
+    assert [(r.path, r.query) for r in canned.received[2:4]] == [
+        ("/custom/1001/devs", ""),
+        ("/custom/1001/devs", "extension=1001%20001%26x"),
+    ]
     assert dialog.id == "16817"
     assert info.in_service
     assert "authorization" not in canned.received[-1].headers
