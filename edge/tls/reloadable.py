@@ -99,6 +99,26 @@ class ReloadableServerContext:
         """Whether clients must present a certificate from ``client_ca_file``."""
         return self.client_ca_file is not None
 
+    def status(self) -> dict[str, Any]:
+        """A JSON-able summary for the admin listener: the serving certificate, its expiry, reload counts
+        and the last reload error (code and message; never key material)."""
+        certificate = self._current.certificate
+        error = self.last_error
+        return {
+            "profile": self.profile,
+            "mutual_tls": self.mutual_tls,
+            "cert_file": str(self.cert_file),
+            "fingerprint_sha256": certificate.fingerprint_sha256,
+            "subject": certificate.subject,
+            "serial_number": f"{certificate.serial_number:x}",
+            "not_before": certificate.not_before.isoformat(),
+            "not_after": certificate.not_after.isoformat(),
+            "seconds_left": int(certificate.seconds_left(self._clock())),
+            "reloads_installed": self.reloads_installed,
+            "reloads_failed": self.reloads_failed,
+            "last_error": None if error is None else {"code": error.code, "message": str(error)},
+        }
+
     def uvicorn_context_factory(
         self, config: Any, default_factory: Callable[[], ssl.SSLContext]
     ) -> ssl.SSLContext:

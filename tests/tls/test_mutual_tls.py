@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 
 import pytest
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import InvalidHandshake, InvalidMessage
 
 from edge.tls import ReloadableServerContext, connector_id_from_der
 from fingress import pki
+from tests.support.timing import seconds
 from tests.tls.serving import client_context, hello_app, http_get, running_uvicorn
 
 # What a client may see when the server refuses its certificate: under TLS 1.3 the refusal arrives after
@@ -96,3 +101,32 @@ def test_connector_identity_is_read_from_the_uri_san(dev_pki: pki.DevPki) -> Non
         Encoding.DER
     )
     assert connector_id_from_der(server_der) is None
+
+
+async def test_websockets_server_sees_the_connector_identity(
+    dev_pki: pki.DevPki, other_pki: pki.DevPki
+) -> None:
+    """The tunnel listener's shape: the ``websockets`` server on the reloadable mTLS context reads the
+    verified connector id from the TLS connection."""
+
+    async def who_am_i(connection: ServerConnection) -> None:
+        der = connection.transport.get_extra_info("ssl_object").getpeercert(binary_form=True)
+        await connection.send(connector_id_from_der(der) or "nobody")
+
+    holder = _mtls_holder(dev_pki)
+    async with serve(who_am_i, "127.0.0.1", 0, ssl=holder.context) as server:
+        port = server.sockets[0].getsockname()[1]
+        ours = client_context(
+            dev_pki.ca_file, cert_file=dev_pki.connector_cert_file, key_file=dev_pki.connector_key_file
+        )
+        async with asyncio.timeout(seconds(5)), connect(f"wss://127.0.0.1:{port}", ssl=ours) as websocket:
+            assert await websocket.recv() == "c1"
+        foreign = client_context(
+            dev_pki.ca_file, cert_file=other_pki.connector_cert_file, key_file=other_pki.connector_key_file
+        )
+        with pytest.raises((ssl.SSLError, ConnectionError, InvalidHandshake, InvalidMessage, EOFError)):
+            async with (
+                asyncio.timeout(seconds(5)),
+                connect(f"wss://127.0.0.1:{port}", ssl=foreign) as websocket,
+            ):
+                await websocket.recv()

@@ -4,6 +4,7 @@ stay up, bad files never replace good ones."""
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 from datetime import UTC, datetime, timedelta
 
@@ -161,3 +162,17 @@ def test_status_exposes_fingerprint_and_expiry(dev_pki: pki.DevPki) -> None:
     assert info.subject == "CN=localhost"
     assert 89 * 86400 < info.seconds_left(datetime.now(UTC)) <= 90 * 86400
     assert isinstance(holder.context, ssl.SSLContext)
+    status = holder.status()
+    assert status["fingerprint_sha256"] == info.fingerprint_sha256
+    assert status["last_error"] is None
+    json.dumps(status)  # JSON-able as is
+
+
+def test_status_reports_a_failed_reload(dev_pki: pki.DevPki) -> None:
+    holder = _holder(dev_pki)
+    dev_pki.server_key_file.write_bytes(b"junk")
+    holder.reload()
+    status = holder.status()
+    assert status["reloads_failed"] == 1
+    assert status["last_error"]["code"] == "tls_key_invalid"
+    assert "junk" not in json.dumps(status)
