@@ -12,7 +12,7 @@ from slixmpp.xmlstream.matcher import MatchXPath
 
 from connector.xmpp.xmlstream import StanzaReceived, StreamOpened
 from fingress.emulator.hub import Hub
-from fingress.emulator.xmpp import DirectTlsServer
+from fingress.emulator.xmpp import DirectTlsServer, XmppServerSettings
 from tests.emulator_xmpp import script
 from tests.emulator_xmpp.clients import NOTIFICATION, TlsStreamClient
 from tests.emulator_xmpp.fakes import DOMAINS, RecordingCluster
@@ -192,3 +192,72 @@ async def test_stalled_client_is_cut_off_and_others_keep_receiving(
             if isinstance(event, StanzaReceived) and event.element.tag == "{jabber:client}message":
                 delivered += 1
     assert delivered < published
+
+
+async def test_closing_the_server_ends_open_sessions(
+    hub: Hub,
+    cluster: RecordingCluster,
+    xmpp_server_ssl_context: ssl.SSLContext,
+    client_ssl_context: ssl.SSLContext,
+) -> None:
+    server = DirectTlsServer(side="B", hub=hub, cluster=cluster, ssl_context=xmpp_server_ssl_context)
+    await server.start()
+    client = await TlsStreamClient.connect(server.port, client_ssl_context)
+    await client.send(script.stream_header(domain=DOMAINS["B"]))
+    await client.next_stanza()
+    await client.send(script.auth("6021", "secret-6021"))
+    await client.next_stanza()
+    await client.send(script.stream_header(domain=DOMAINS["B"]))
+    await client.next_stanza()
+    await client.send(script.bind("b"))
+    await client.next_stanza()
+    await client.send(script.presence())
+    async with asyncio.timeout(seconds(5)):
+        await cluster.presence_is("B", "6021", True)
+        await server.close()
+    assert await client.closing_condition() == "system-shutdown"
+    assert cluster.presence[-1] == ("B", "6021", False)
+    assert hub.sessions("B", "6021") == frozenset()
+
+
+async def test_idle_client_is_closed_with_connection_timeout(
+    hub: Hub,
+    cluster: RecordingCluster,
+    xmpp_server_ssl_context: ssl.SSLContext,
+    client_ssl_context: ssl.SSLContext,
+) -> None:
+    server = DirectTlsServer(
+        side="A",
+        hub=hub,
+        cluster=cluster,
+        ssl_context=xmpp_server_ssl_context,
+        settings=XmppServerSettings(idle_timeout_s=0.2),
+    )
+    await server.start()
+    try:
+        client = await TlsStreamClient.connect(server.port, client_ssl_context)
+        await client.login()
+        assert await client.closing_condition() == "connection-timeout"
+        assert cluster.presence == [("A", "6021", True), ("A", "6021", False)]
+    finally:
+        async with asyncio.timeout(seconds(5)):
+            await server.close()
+
+
+async def test_plaintext_garbage_on_the_tls_port_leaves_the_server_serving(
+    direct_tls: DirectTlsServer, hub: Hub, cluster: RecordingCluster, client_ssl_context: ssl.SSLContext
+) -> None:
+    async with asyncio.timeout(seconds(5)):
+        reader, writer = await asyncio.open_connection("127.0.0.1", direct_tls.port)
+        writer.write(b"<stream:stream xmlns:stream='http://etherx.jabber.org/streams'>" + bytes(range(256)))
+        await writer.drain()
+        try:
+            answer = await reader.read()
+        except ConnectionResetError:
+            answer = b""
+        assert answer == b""  # the TLS handshake failed: the server hung up without a word
+        writer.close()
+    client = await TlsStreamClient.connect(direct_tls.port, client_ssl_context)
+    await client.login()
+    async with asyncio.timeout(seconds(5)):
+        await cluster.presence_is("A", "6021", True)
