@@ -8,7 +8,9 @@ certificate. A failed reload changes nothing and is reported.
 
 OpenSSL takes the certificate, key and trust store from the inner context but keeps ``verify_mode`` from the
 outer one, so both are built with the same client-certificate requirement: whether mTLS is on is fixed for the
-holder's life (a CA file's *contents* still reload).
+holder's life (a CA file's *contents* still reload). Likewise anything else a handshake reads from the
+context it ends on (ALPN, for instance) must be configured here, not on the outer context; uvicorn and the
+``websockets`` server configure nothing of the kind.
 """
 
 from __future__ import annotations
