@@ -1,0 +1,84 @@
+"""A non-mobile agent signs in and changes states; confirmed results; errors with stable codes."""
+
+from __future__ import annotations
+
+from tests.connector.conftest import Harness, of_type
+
+
+async def test_non_mobile_agent_changes_states(harness: Harness) -> None:
+    status, agent = await harness.sign_in("1003", extension="1003")
+    assert status == 200, agent
+    assert (agent["state"], agent["extension"], agent["mobile_agent"]) == ("NOT_READY", "1003", None)
+    sink = await harness.subscribe("1003")
+    assert sink.types() == ["snapshot"]
+    assert sink.frames[0]["data"]["agent"]["state"] == "NOT_READY"
+
+    status, agent = await harness.call("1003", "PUT", "/api/v1/agent/state", {"state": "READY"})
+    assert (status, agent["state"]) == (200, "READY")
+    assert (await harness.finesse_agent("1003"))["state"] == "READY"
+    await sink.wait_for(of_type("agent.updated", state="READY"))
+
+    status, agent = await harness.call(
+        "1003", "PUT", "/api/v1/agent/state", {"state": "NOT_READY", "reason_code_id": "2"}
+    )
+    assert (status, agent["state"], agent["reason_code"]["label"]) == (200, "NOT_READY", "Lunch")
+
+    status, codes = await harness.call("1003", "GET", "/api/v1/reason-codes", query="category=NOT_READY")
+    assert status == 200
+    assert {"id": "1", "code": 1, "label": "Break", "category": "NOT_READY"} in codes["reason_codes"]
+    status, reasons = await harness.call("1003", "GET", "/api/v1/wrap-up-reasons")
+    assert status == 200 and {"id": "1", "label": "Sale"} in reasons["wrap_up_reasons"]
+
+    status, agent = await harness.call("1003", "DELETE", "/api/v1/agent/session", {"reason_code_id": "11"})
+    assert (status, agent["state"]) == (200, "LOGOUT")
+    ended = await sink.wait_for(of_type("session.ended"))
+    assert ended["data"] == {"reason": "signed_out"}
+    assert sink.ended
+    assert (await harness.finesse_agent("1003"))["state"] == "LOGOUT"
+    assert harness.manager.session("1003") is None  # type: ignore[arg-type]
+    seqs = [frame["seq"] for frame in sink.frames]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))) or sink.frames[0]["type"] == "snapshot"
+
+
+async def test_missing_reason_code_is_a_bad_request_with_finesse_words(harness: Harness) -> None:
+    await harness.sign_in("1003", extension="1003")
+    status, problem = await harness.call("1003", "PUT", "/api/v1/agent/state", {"state": "NOT_READY"})
+    assert status == 400
+    assert problem["code"] == "finesse_bad_request"
+    assert problem.get("error_type")
+
+
+async def test_logout_from_ready_is_an_invalid_state_conflict(harness: Harness) -> None:
+    await harness.sign_in("1003", extension="1003")
+    await harness.call("1003", "PUT", "/api/v1/agent/state", {"state": "READY"})
+    status, problem = await harness.call("1003", "DELETE", "/api/v1/agent/session", {"reason_code_id": "11"})
+    assert (status, problem["code"]) == (409, "invalid_state")
+    assert problem["error_type"] == "Invalid State"
+    assert problem["request_id"]
+    # The session goes on: the refused sign-out was not taken for a forced logout.
+    assert harness.manager.session("1003") is not None  # type: ignore[arg-type]
+
+
+async def test_bad_input_never_reaches_finesse(harness: Harness) -> None:
+    assert (await harness.call("1003", "GET", "/api/v1/agent"))[1]["code"] == "no_session"
+    status, problem = await harness.call("1003", "POST", "/api/v1/agent/session", {"extension": "1003"})
+    assert (status, problem["code"]) == (400, "finesse_password_required")
+    status, problem = await harness.sign_in("1003", extension="1003", colour="blue")
+    assert (status, problem["code"]) == (400, "invalid_body")
+    await harness.sign_in("1003", extension="1003")
+    for body in (b"{", b"[]", b'{"state": "DANCING"}'):
+        status, problem = await harness.call("1003", "PUT", "/api/v1/agent/state", body.decode())
+        assert (status, problem["code"]) == (400, "invalid_body")
+    status, problem = await harness.call("1003", "GET", "/api/v1/reason-codes", query="category=x")
+    assert (status, problem["code"]) == (400, "invalid_category")
+    status, problem = await harness.call("1003", "PATCH", "/api/v1/agent")
+    assert (status, problem["code"]) == (400, "method_not_allowed")
+    status, problem = await harness.call("1003", "GET", "/api/v1/nothing")
+    assert (status, problem["code"]) == (404, "route_not_found")
+
+
+async def test_wrong_password_fails_sign_in_without_a_session(harness: Harness) -> None:
+    status, problem = await harness.sign_in("1003", extension="1003", finesse_password="wrong")
+    assert (status, problem["code"]) == (401, "finesse_auth_failed")
+    assert "wrong" not in str(problem)
+    assert harness.manager.session("1003") is None  # type: ignore[arg-type]
