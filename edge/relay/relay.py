@@ -377,6 +377,9 @@ class TunnelRelay:
 
     def _stream_overflowed(self, stream: RelayEventStream) -> None:
         self.stats.dropped_attachments += 1
+        if not stream.attached.done():
+            # A replay larger than the queue: hand the app what fits, then the resync marker.
+            stream.attached.set_result(None)
         self._orphans.discard(stream)
         if stream.link is not None:
             stream.link.detach(stream)

@@ -140,3 +140,10 @@ async def tunnel(
     yield state
     for client in state.clients:
         await client.abort()
+
+
+async def eventually(predicate: Callable[[], bool], *, within_s: float = 5.0) -> None:
+    """Wait, bounded, for a condition the code under test reaches on its own (no fixed sleep)."""
+    async with asyncio.timeout(seconds(within_s)):
+        while not predicate():
+            await asyncio.sleep(0.005)

@@ -9,7 +9,7 @@ import pytest
 
 from edge.tunnel.errors import NotFound, Unauthorized, Unavailable, UpstreamError, UpstreamTimeout
 from tests.support.timing import seconds
-from tests.tunnel.conftest import Tunnel, principal, request
+from tests.tunnel.conftest import Tunnel, eventually, principal, request
 
 
 async def test_ready_only_while_a_connector_is_connected(tunnel: Tunnel) -> None:
@@ -23,9 +23,7 @@ async def test_ready_only_while_a_connector_is_connected(tunnel: Tunnel) -> None
     assert tunnel.relay.ready
     assert tunnel.relay.stats.connections_open == 2
     await client.drain(timeout_s=seconds(2))
-    async with asyncio.timeout(seconds(5)):
-        while tunnel.relay.stats.connections_open:
-            await asyncio.sleep(0.01)
+    await eventually(lambda: tunnel.relay.stats.connections_open == 0)
     assert not tunnel.relay.ready
 
 
@@ -89,8 +87,7 @@ async def test_unanswered_request_times_out_and_is_cancelled_on_the_connector(tu
     async with asyncio.timeout(seconds(5)):
         with pytest.raises(UpstreamTimeout) as caught:
             await tunnel.relay.request(request("/api/v1/slow"), timeout_s=seconds(0.2))
-        while tunnel.service.cancelled == 0:
-            await asyncio.sleep(0.01)
+    await eventually(lambda: tunnel.service.cancelled == 1)
     assert caught.value.code == "upstream_timeout"
     assert tunnel.relay.stats.request_timeouts == 1
     assert client.stats.requests_cancelled == 1

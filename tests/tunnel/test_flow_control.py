@@ -1,0 +1,42 @@
+"""A stalled consumer cannot make the edge or the connector buffer without bound."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+
+from edge.relay.relay import TunnelRelay
+from tests.support.timing import seconds
+from tests.tunnel.conftest import Tunnel, eventually, principal
+
+
+async def test_stalled_consumer_is_dropped_with_resync_and_resumes_without_loss(
+    make_relay: Callable[..., TunnelRelay], tunnel: Tunnel
+) -> None:
+    await tunnel.relay.abort()
+    tunnel.relay = make_relay(max_queued_events=16)
+    await tunnel.relay.start()
+    await tunnel.client(connections=1).start()
+    await tunnel.connected(1)
+    async with asyncio.timeout(seconds(10)):
+        stalled = await tunnel.relay.open_events(principal(), since=None)
+        for _ in range(1000):
+            tunnel.service.publish("1001")
+        await eventually(lambda: tunnel.service.detached != [])
+        assert stalled.queued <= 17  # the bound, plus the resync marker
+        delivered = [event async for event in stalled]
+        await stalled.close()
+    assert [event.seq for event in delivered[:-1]] == list(range(0, 16))
+    marker = json.loads(delivered[-1].json)
+    assert marker["type"] == "alert"
+    assert marker["data"]["kind"] == "resync"
+    assert marker["seq"] == 15
+    assert tunnel.relay.stats.dropped_attachments == 1
+    assert tunnel.service.sinks["1001"] == []  # the connector stopped sending too
+
+    async with asyncio.timeout(seconds(10)):
+        resumed = await tunnel.relay.open_events(principal(), since=marker["seq"])
+        assert [(await anext(resumed)).seq for _ in range(16)] == list(range(16, 32))
+        await resumed.close()
+    assert tunnel.relay.stats.streams_open == 0
