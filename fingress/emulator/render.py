@@ -1,0 +1,246 @@
+"""Finesse's XML documents, one function per concept, built with ElementTree (so every value is escaped).
+
+Element names and order follow Finesse 12.5 as captured in ``../shared/finesse-captures/``: REST bodies use
+capitalised roots (``<User>``), notifications wrap the same children in lower-case ``<user>`` inside an
+``<Update>`` document.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+
+from edge.tunnel.errors import ApiError
+
+from . import config
+from .errors import AsyncError
+from .model import Agent, Dialog, Participant
+
+
+def serialize(element: ET.Element) -> str:
+    return ET.tostring(element, encoding="unicode")
+
+
+def finesse_time(moment: datetime) -> str:
+    """Finesse's timestamp form: ``2023-01-13T11:07:11.466Z``."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _add(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
+    child = ET.SubElement(parent, tag)
+    if text is not None:
+        child.text = text
+    return child
+
+
+def user_uri(agent_id: str) -> str:
+    return f"/finesse/api/User/{agent_id}"
+
+
+def dialogs_uri(agent_id: str) -> str:
+    return f"/finesse/api/User/{agent_id}/Dialogs"
+
+
+SYSTEM_INFO_URI = "/finesse/api/SystemInfo"
+
+
+def reason_code_element(code: config.ReasonCode, tag: str = "ReasonCode") -> ET.Element:
+    element = ET.Element(tag)
+    _add(element, "category", code.category)
+    _add(element, "code", str(code.code))
+    _add(element, "forAll", "true" if code.for_all else "false")
+    _add(element, "id", str(code.id))
+    _add(element, "label", code.label)
+    _add(element, "uri", f"/finesse/api/ReasonCode/{code.id}")
+    return element
+
+
+def reason_codes_document(codes: Iterable[config.ReasonCode]) -> str:
+    root = ET.Element("ReasonCodes")
+    for code in codes:
+        root.append(reason_code_element(code))
+    return serialize(root)
+
+
+def wrap_up_reasons_document(reasons: Iterable[config.WrapUpReason]) -> str:
+    root = ET.Element("WrapUpReasons")
+    for reason in reasons:
+        element = _add(root, "WrapUpReason")
+        _add(element, "forAll", "true" if reason.for_all else "false")
+        _add(element, "id", str(reason.id))
+        _add(element, "label", reason.label)
+        _add(element, "uri", f"/finesse/api/WrapUpReason/{reason.id}")
+    return serialize(root)
+
+
+def devices_document(devices: Iterable[config.Device]) -> str:
+    root = ET.Element("Devices")
+    for device in devices:
+        element = _add(root, "Device")
+        _add(element, "deviceId", device.device_id)
+        _add(element, "deviceType", device.device_type)
+        _add(element, "deviceTypeName", device.device_type_name)
+    return serialize(root)
+
+
+def user_element(
+    agent: Agent, *, team: config.Team, supervised: Sequence[config.Team], tag: str
+) -> ET.Element:
+    """The User object; ``tag`` is ``User`` for REST and ``user`` inside notifications."""
+    profile = agent.profile
+    element = ET.Element(tag)
+    if agent.device_id:
+        _add(element, "activeDeviceId", agent.device_id)
+    _add(element, "dialogs", dialogs_uri(agent.id))
+    _add(element, "extension", agent.extension)
+    _add(element, "firstName", profile.first_name)
+    _add(element, "lastName", profile.last_name)
+    _add(element, "loginId", agent.id)
+    _add(element, "loginName", profile.login_name)
+    _add(element, "mediaType", "1")
+    if agent.mobile_agent is not None:
+        mobile = _add(element, "mobileAgent")
+        _add(mobile, "mode", agent.mobile_agent.mode)
+        _add(mobile, "dialNumber", agent.mobile_agent.dial_number)
+    _add(element, "pendingState", agent.pending_state)
+    # Finesse leaves reasonCodeId out while READY (see the ready capture) and sends -1 for "no reason".
+    if agent.state != "READY":
+        _add(element, "reasonCodeId", str(agent.reason.id) if agent.reason is not None else "-1")
+        if agent.reason is not None:
+            element.append(reason_code_element(agent.reason))
+    roles = _add(element, "roles")
+    for role in profile.roles:
+        _add(roles, "role", role)
+    settings = _add(element, "settings")
+    _add(settings, "wrapUpOnIncoming", profile.wrap_up_on_incoming)
+    _add(settings, "wrapUpOnOutgoing", profile.wrap_up_on_outgoing)
+    _add(element, "state", agent.state)
+    _add(element, "stateChangeTime", finesse_time(agent.state_change_time))
+    _add(element, "teamId", str(team.id))
+    _add(element, "teamName", team.name)
+    teams = _add(element, "teams")
+    for supervised_team in supervised:
+        team_element = _add(teams, "Team")
+        _add(team_element, "id", str(supervised_team.id))
+        _add(team_element, "name", supervised_team.name)
+        _add(team_element, "uri", f"/finesse/api/Team/{supervised_team.id}")
+    _add(element, "uri", user_uri(agent.id))
+    _add(element, "wrapUpTimer", str(agent.wrap_up_timer_s))
+    return element
+
+
+ActionsOf = Callable[[Dialog, Participant], Sequence[str]]
+
+
+def dialog_element(dialog: Dialog, *, actions_of: ActionsOf, tag: str = "Dialog") -> ET.Element:
+    element = ET.Element(tag)
+    consult_uri = f"/finesse/api/Dialog/{dialog.consult_of}" if dialog.consult_of else ""
+    _add(element, "associatedDialogUri", consult_uri)
+    _add(element, "fromAddress", dialog.from_address)
+    _add(element, "id", dialog.id)
+    media = _add(element, "mediaProperties")
+    _add(media, "DNIS", dialog.dnis)
+    _add(media, "callType", dialog.call_type)
+    _add(media, "dialedNumber", dialog.dialed_number)
+    variables = _add(media, "callvariables")
+    for name, value in dialog.call_variables.items():
+        variable = _add(variables, "CallVariable")
+        _add(variable, "name", name)
+        _add(variable, "value", value)
+    _add(media, "queueName", dialog.queue_name)
+    _add(media, "wrapUpReason", dialog.wrap_up_reason)
+    _add(element, "mediaType", "Voice")
+    participants = _add(element, "participants")
+    for participant in dialog.participants:
+        participant_element = _add(participants, "Participant")
+        actions = _add(participant_element, "actions")
+        for action in actions_of(dialog, participant):
+            _add(actions, "action", action)
+        _add(participant_element, "mediaAddress", participant.media_address)
+        _add(participant_element, "mediaAddressType", participant.media_address_type)
+        _add(participant_element, "startTime", finesse_time(participant.start_time))
+        _add(participant_element, "state", participant.state)
+        _add(participant_element, "stateCause", participant.state_cause)
+        _add(participant_element, "stateChangeTime", finesse_time(participant.state_change_time))
+    _add(element, "state", dialog.state)
+    _add(element, "toAddress", dialog.to_address)
+    _add(element, "uri", dialog.uri)
+    return element
+
+
+def dialogs_document(dialogs: Iterable[Dialog], *, actions_of: ActionsOf) -> str:
+    root = ET.Element("Dialogs")
+    for dialog in dialogs:
+        root.append(dialog_element(dialog, actions_of=actions_of))
+    return serialize(root)
+
+
+def system_info_element(
+    *,
+    status: str,
+    deployment_type: str,
+    system_auth_mode: str,
+    xmpp_domain: str,
+    primary_host: str,
+    secondary_host: str,
+    now: datetime,
+) -> ET.Element:
+    element = ET.Element("SystemInfo")
+    _add(element, "currentTimestamp", finesse_time(now))
+    _add(element, "deploymentType", deployment_type)
+    _add(_add(element, "primaryNode"), "host", primary_host)
+    _add(_add(element, "secondaryNode"), "host", secondary_host)
+    _add(element, "status", status)
+    _add(element, "systemAuthMode", system_auth_mode)
+    _add(element, "timezoneOffset", "0")
+    _add(element, "uri", SYSTEM_INFO_URI)
+    _add(element, "xmppDomain", xmpp_domain)
+    _add(element, "xmppPubSubDomain", f"pubsub.{xmpp_domain}")
+    return element
+
+
+def api_errors_element(error: AsyncError) -> ET.Element:
+    """``apiErrors/apiError`` as Finesse publishes an asynchronous failure (field order of the captures)."""
+    errors = ET.Element("apiErrors")
+    item = _add(errors, "apiError")
+    if error.peripheral_error_code:
+        _add(item, "peripheralErrorCode", error.peripheral_error_code)
+    _add(item, "errorType", error.error_type)
+    _add(item, "errorMessage", error.error_message)
+    if error.peripheral_error_text:
+        _add(item, "peripheralErrorText", error.peripheral_error_text)
+    if error.peripheral_error_msg:
+        _add(item, "peripheralErrorMsg", error.peripheral_error_msg)
+    _add(item, "errorData", error.error_data)
+    return errors
+
+
+def update_document(data: ET.Element, *, event: str, request_id: str, source: str) -> str:
+    """An ``<Update>`` notification for an object (User, Dialog(s), SystemInfo)."""
+    root = ET.Element("Update")
+    _add(root, "data").append(data)
+    _add(root, "event", event)
+    _add(root, "requestId", request_id)
+    _add(root, "source", source)
+    return serialize(root)
+
+
+def error_update_document(error: AsyncError, *, request_id: str, source: str) -> str:
+    """An ``<Update>`` carrying an asynchronous error; Finesse orders these differently and sends ``put``."""
+    root = ET.Element("Update")
+    _add(root, "data").append(api_errors_element(error))
+    _add(root, "requestId", request_id)
+    _add(root, "source", source)
+    _add(root, "event", "put")
+    return serialize(root)
+
+
+def sync_error_document(error: ApiError) -> str:
+    """``<ApiErrors><ApiError><ErrorType/><ErrorMessage/><ErrorData/></ApiError></ApiErrors>``."""
+    root = ET.Element("ApiErrors")
+    item = _add(root, "ApiError")
+    _add(item, "ErrorType", str(error.extra.get("error_type", "Error")))
+    _add(item, "ErrorMessage", error.detail)
+    _add(item, "ErrorData", str(error.extra.get("error_data", "")))
+    return serialize(root)
