@@ -21,6 +21,7 @@ from connector.sessions.manager import SessionManager
 from edge.tunnel.errors import ApiError
 from edge.tunnel.messages import AgentEvent, AgentId, Principal, TunnelRequest
 from fingress.emulator.config import load_config
+from fingress.emulator.hub import Side
 from fingress.emulator.server import EmulatorServer
 from tests.connector.hublink import HubLinkFactory
 from tests.support.timing import seconds
@@ -41,7 +42,7 @@ async def emulator(server_ssl_context: ssl.SSLContext) -> AsyncIterator[Emulator
         }
     )
     config = base.model_copy(update={"timing": timing})
-    ports = {"A": 0, "B": 0}
+    ports: dict[Side, int] = {"A": 0, "B": 0}
     async with EmulatorServer(
         emulator_config=config, ssl_context=server_ssl_context, https_ports=ports, xmpp_ports=ports
     ) as server:
@@ -153,7 +154,8 @@ class Sink:
 
     def push(self, event: AgentEvent) -> None:
         frame = json.loads(event.json)
-        assert frame["seq"] == event.seq and frame["type"] == event.type
+        assert frame["seq"] == event.seq
+        assert frame["type"] == event.type
         self.frames.append(frame)
         self._changed.set()
 

@@ -29,7 +29,7 @@ class HubLink:
     # XmppSession (what the hub calls)
     def deliver(self, node: str, item_id: str, notification_xml: str) -> None:
         if not self._closed.is_set():
-            # Delivered from the emulator's own call stack: hand it over on the next loop turn, as a socket would.
+            # Called from inside the emulator: hand it over on the next loop turn, as a socket would.
             asyncio.get_running_loop().call_soon(self._deliver, node, notification_xml)
 
     def _deliver(self, node: str, notification_xml: str) -> None:

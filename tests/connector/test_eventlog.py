@@ -119,7 +119,8 @@ def test_close_ends_every_stream() -> None:
     log.subscribe(a, since=0)
     log.subscribe(b, since=0)
     log.close()
-    assert a.ended and b.ended
+    assert a.ended
+    assert b.ended
     assert log.subscriber_count == 0
 
 

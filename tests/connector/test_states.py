@@ -27,7 +27,8 @@ async def test_non_mobile_agent_changes_states(harness: Harness) -> None:
     assert status == 200
     assert {"id": "1", "code": 1, "label": "Break", "category": "NOT_READY"} in codes["reason_codes"]
     status, reasons = await harness.call("1003", "GET", "/api/v1/wrap-up-reasons")
-    assert status == 200 and {"id": "1", "label": "Sale"} in reasons["wrap_up_reasons"]
+    assert status == 200
+    assert {"id": "1", "label": "Sale"} in reasons["wrap_up_reasons"]
 
     status, agent = await harness.call("1003", "DELETE", "/api/v1/agent/session", {"reason_code_id": "11"})
     assert (status, agent["state"]) == (200, "LOGOUT")
