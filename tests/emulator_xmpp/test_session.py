@@ -403,3 +403,13 @@ def test_nothing_is_sent_after_the_close(client: StreamHarness, hub: Hub) -> Non
     hub.publish("A", "6021", "/finesse/api/User/6021", "<Update/>")
     client.session.close("system-shutdown")
     assert client.framing.data_to_send() == b""
+
+
+def test_a_client_flooding_requests_without_reading_is_closed(hub: Hub, cluster: RecordingCluster) -> None:
+    client = StreamHarness(hub=hub, cluster=cluster, settings=XmppServerSettings(max_queued_notifications=5))
+    client.login()
+    client.framing.receive_data("".join(script.ping(f"p{n}") for n in range(6)).encode())
+    assert client.session.finished
+    events = client.read()
+    assert closing_condition(events) == "policy-violation"
+    assert not [e for e in events if isinstance(e, StanzaReceived) and e.element.tag == f"{CLIENT}iq"]

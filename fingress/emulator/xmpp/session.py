@@ -115,7 +115,7 @@ class ServerSession:
         self._domain = cluster.xmpp_domain(side)
         self._state = _State.AWAIT_OPEN
         self._outputs: list[Output] = []
-        self._queued_notifications = 0
+        self._queued_stanzas = 0
         self._stream_header_sent = False
         self._restart_pending = False
         self._failed_auths = 0
@@ -164,7 +164,7 @@ class ServerSession:
     def take_outputs(self) -> list[Output]:
         """Everything to send since the last call, in order."""
         outputs, self._outputs = self._outputs, []
-        self._queued_notifications = 0
+        self._queued_stanzas = 0
         return outputs
 
     def take_restart(self) -> bool:
@@ -247,15 +247,9 @@ class ServerSession:
     # -- the hub's XmppSession -----------------------------------------------------------------
 
     def deliver(self, node: str, item_id: str, notification_xml: str) -> None:
-        """Queue a pubsub event; a client too slow to take ``max_queued_notifications`` is closed."""
+        """Queue a pubsub event (a client too slow to take its stanzas is closed, see :meth:`_emit`)."""
         if self._state is not _State.BOUND or not self._available or node in self._unsubscribed:
             return
-        if self._queued_notifications >= self._settings.max_queued_notifications:
-            # Drop what this client will never read; the rest of the server must not pay for it.
-            self._outputs = [output for output in self._outputs if not _is_notification(output)]
-            self._terminate("policy-violation", "too many notifications waiting for the client")
-            return
-        self._queued_notifications += 1
         self._emit(
             SendElement(
                 stanzas.pubsub_event(
@@ -482,12 +476,20 @@ class ServerSession:
             self._hub.detach(self._side, self._agent_id, self)
 
     def _emit(self, output: Output) -> None:
+        if isinstance(output, SendElement):
+            if self._queued_stanzas >= self._settings.max_queued_notifications:
+                self._overflow()
+                return
+            self._queued_stanzas += 1
         self._outputs.append(output)
         self._wake()
 
-
-def _is_notification(output: Output) -> bool:
-    return isinstance(output, SendElement) and output.element.tag == qname(ns.CLIENT, "message")
+    def _overflow(self) -> None:
+        # The client does not read (or floods us with requests it does not read the answers to): drop
+        # what it will never get and end the stream; the rest of the server must not pay for it.
+        self._outputs = [output for output in self._outputs if not isinstance(output, SendElement)]
+        self._queued_stanzas = 0
+        self._terminate("policy-violation", "too many stanzas waiting for the client")
 
 
 def _is_valid_resource(resource: str) -> bool:

@@ -15,9 +15,11 @@ class XmppServerSettings:
 
     ``notification_namespace`` is the namespace of ``<notification>`` inside pubsub events: Finesse 12.5
     sends ``urn:xmpp:push:0`` (the captures), other releases ``http://jabber.org/protocol/pubsub``.
-    ``max_queued_notifications`` bounds the deliveries waiting for a slow client; a session whose queue
-    overflows is closed with ``policy-violation``. ``idle_timeout_s`` (off when ``None``) closes a session
-    that sent nothing for that long with ``connection-timeout``; Finesse clients ping every 20 s.
+    ``max_queued_notifications`` bounds the stanzas (notifications, and answers to the client's requests)
+    waiting for a slow client; a session whose queue overflows is closed with ``policy-violation``.
+    ``idle_timeout_s`` (off when ``None``) closes a session that sent nothing for that long with
+    ``connection-timeout``; Finesse clients ping every 20 s. ``max_stanza_bytes`` and ``max_depth`` bound
+    every incoming stanza; ``close_timeout_s`` is how long a closing stream may take to flush its goodbye.
     """
 
     notification_namespace: str = PUSH
