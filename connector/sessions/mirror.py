@@ -6,7 +6,8 @@ it and returns the public events that describe the change, as ``(type, data)`` d
 
 * a User that differs from the last one → ``agent.updated``
 * a Dialog POST → ``dialog.created``; PUT → ``dialog.updated``, or ``dialog.ended`` once the call is over
-  for the agent (dialog DROPPED/FAILED or the agent's own participant DROPPED); DELETE → ``dialog.ended``
+  for the agent (dialog DROPPED/FAILED or the agent's own participant DROPPED, unless the agent's
+  participant is in WRAP_UP: the dialog then stays for the wrap-up data); DELETE → ``dialog.ended``
 * asynchronous ``apiErrors`` → ``request.failed`` (the request id when Finesse echoed one)
 
 Finesse sends whole objects, not deltas, and may repeat them: an unchanged object produces no event.
@@ -31,6 +32,7 @@ from connector.sessions.views import JsonObject, agent_view, api_error_view, dia
 
 _ENDED_DIALOG_STATES = frozenset({"DROPPED", "FAILED"})
 _ENDED_PARTICIPANT_STATES = frozenset({"DROPPED", "FAILED"})
+_WRAP_UP = "WRAP_UP"
 # States in which the agent is on (or being offered) a call: a policy state change must wait.
 _BUSY_STATES = frozenset(
     {
@@ -76,7 +78,7 @@ class AgentMirror:
         """True while the agent has a call (offered, active, held) that a state change must not cut."""
         if self.user is not None and self.user.state in _BUSY_STATES:
             return True
-        return any(not self._over_for_agent(dialog) for dialog in self.dialogs.values())
+        return any(self._own_state(dialog) != _WRAP_UP for dialog in self.dialogs.values())
 
     def snapshot(self) -> JsonObject:
         """The data of a ``snapshot`` frame: the whole agent and every dialog."""
@@ -160,8 +162,13 @@ class AgentMirror:
             return []
         return [Draft("dialog.ended", {"id": dialog_id, "dialog": self.dialog_json(previous)})]
 
-    def _over_for_agent(self, dialog: Dialog) -> bool:
-        if dialog.state.upper() in _ENDED_DIALOG_STATES:
-            return True
+    def _own_state(self, dialog: Dialog) -> str:
         own = dialog.participant(self._extension) if self._extension else None
-        return own is not None and own.state.upper() in _ENDED_PARTICIPANT_STATES
+        return own.state.upper() if own is not None else ""
+
+    def _over_for_agent(self, dialog: Dialog) -> bool:
+        own_state = self._own_state(dialog)
+        if own_state == _WRAP_UP:
+            # The agent still wraps this call up (UPDATE_CALL_DATA): it stays until Finesse removes it.
+            return False
+        return dialog.state.upper() in _ENDED_DIALOG_STATES or own_state in _ENDED_PARTICIPANT_STATES
