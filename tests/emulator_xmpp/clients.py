@@ -73,12 +73,14 @@ class TlsStreamClient:
                 condition = stream_error_condition(event.element) or condition
         return condition
 
-    async def login(self, agent_id: str = "6021", resource: str = "raw") -> None:
-        await self.send(script.stream_header())
+    async def login(
+        self, agent_id: str = "6021", resource: str = "raw", *, password: str = "", domain: str = DOMAINS["A"]
+    ) -> None:
+        await self.send(script.stream_header(domain))
         await self.next_stanza()  # features
-        await self.send(script.auth(agent_id, f"secret-{agent_id}"))
+        await self.send(script.auth(agent_id, password or f"secret-{agent_id}"))
         assert (await self.next_stanza()).tag == f"{{{SASL}}}success"
-        await self.send(script.stream_header())
+        await self.send(script.stream_header(domain))
         await self.next_stanza()  # features
         await self.send(script.bind(resource))
         assert (await self.next_stanza()).get("type") == "result"
@@ -129,15 +131,17 @@ class WebSocketClient:
                 return condition
         raise AssertionError("the WebSocket closed without <close/>")
 
-    async def login(self, agent_id: str = "6021", resource: str = "ws") -> None:
-        await self.send(script.ws_open())
+    async def login(
+        self, agent_id: str = "6021", resource: str = "ws", *, password: str = "", domain: str = DOMAINS["A"]
+    ) -> None:
+        await self.send(script.ws_open(domain))
         await self.next_element()  # <open/>
         await self.next_element()  # features
-        await self.send(script.auth(agent_id, f"secret-{agent_id}"))
+        await self.send(script.auth(agent_id, password or f"secret-{agent_id}"))
         success = await self.next_element()
         assert success is not None
         assert success.tag == f"{{{SASL}}}success"
-        await self.send(script.ws_open())
+        await self.send(script.ws_open(domain))
         await self.next_element()
         await self.next_element()
         await self.send(script.bind(resource, xmlns=script.WS_XMLNS))
