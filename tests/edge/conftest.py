@@ -25,6 +25,8 @@ def render_toml(data: dict[str, Any]) -> str:
     for section, values in data.items():
         lines.append(f"[{section}]")
         for key, value in values.items():
+            if value is None:
+                continue
             lines.append(f"{key} = {json.dumps(value)}")
         lines.append("")
     return "\n".join(lines)

@@ -31,7 +31,7 @@ class _QuietServer(uvicorn.Server):
 @contextlib.asynccontextmanager
 async def serve(app: Any, *, ssl_context: ssl.SSLContext | None = None) -> AsyncIterator[int]:
     """Serve ``app`` with uvicorn on 127.0.0.1, port 0; yields the port (listening already)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # proto=6: TCP_NODELAY
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     config = uvicorn.Config(
