@@ -7,11 +7,14 @@
 * :mod:`edge.tls.material` — validation of certificate/key files (match, chain, validity) and the
   fingerprint/expiry the admin listener shows.
 * :mod:`edge.tls.identity` — the connector id inside a tunnel client certificate.
+* :mod:`edge.tls.policy_participant` — the policy file's certificate paths, applied in its atomic reload.
 
 Typical wiring (uvicorn)::
 
     tls = ReloadableServerContext(cert_file=..., key_file=..., profile="intermediate")
     config = uvicorn.Config(app, host=..., port=..., ssl_context_factory=tls.uvicorn_context_factory)
+    # or: EdgeServer(..., ssl_context_factory=tls.context_factory,
+    #                participants=(TlsPolicyParticipant(tls=tls),))
     # in the server's task group: await tls.watch(interval_s=2.0, on_outcome=log_reload)
 """
 
@@ -23,6 +26,7 @@ from edge.tls.identity import (
     is_valid_connector_id,
 )
 from edge.tls.material import CertificateInfo, validate_chain_and_key
+from edge.tls.policy_participant import TlsPolicyParticipant
 from edge.tls.profiles import TLS_PROFILES, TlsProfile, new_server_context, parse_profile
 from edge.tls.reloadable import ReloadableServerContext, ReloadOutcome
 
@@ -33,6 +37,7 @@ __all__ = [
     "ReloadOutcome",
     "ReloadableServerContext",
     "TlsMaterialError",
+    "TlsPolicyParticipant",
     "TlsProfile",
     "connector_id_from_der",
     "connector_uri",

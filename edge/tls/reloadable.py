@@ -6,11 +6,11 @@ context. :meth:`ReloadableServerContext.reload` builds and validates a fresh inn
 swaps that single reference; open connections keep the session they negotiated, new handshakes get the new
 certificate. A failed reload changes nothing and is reported.
 
-OpenSSL takes the certificate, key and trust store from the inner context but keeps ``verify_mode`` from the
-outer one, so both are built with the same client-certificate requirement: whether mTLS is on is fixed for the
-holder's life (a CA file's *contents* still reload). Likewise anything else a handshake reads from the
-context it ends on (ALPN, for instance) must be configured here, not on the outer context; uvicorn and the
-``websockets`` server configure nothing of the kind.
+OpenSSL takes the certificate, key and trust store from the inner context but keeps ``verify_mode``, the
+protocol versions, cipher list and key-exchange groups from the outer one (copied into each connection
+before the callback runs; seen for the versions: a TLS 1.2 client still got in after a swap to a
+TLS 1.3-only inner context). So both are built by the same code, and the profile and whether mTLS is on
+are fixed for the holder's life; certificate, key and the CA file's *contents* reload.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class ReloadableServerContext:
         self.client_ca_file = Path(client_ca_file) if client_ca_file is not None else None
         self._clock = clock
         self._lock = threading.Lock()
-        built = self._build()
+        built = self._build(self.cert_file, self.key_file)
         self._current = built
         self._seen_stamps = built.stamps
         self.last_error: TlsMaterialError | None = None
@@ -83,7 +83,7 @@ class ReloadableServerContext:
         self.reloads_failed = 0
         # The outer context carries a certificate too (the first one) so that it is complete on its own;
         # the callback replaces it per connection with whatever is current.
-        self._outer = self._build().context
+        self._outer = self._build(self.cert_file, self.key_file).context
         self._outer.sni_callback = self._select_current
 
     @property
@@ -100,6 +100,33 @@ class ReloadableServerContext:
     def mutual_tls(self) -> bool:
         """Whether clients must present a certificate from ``client_ca_file``."""
         return self.client_ca_file is not None
+
+    def context_factory(self) -> ssl.SSLContext:
+        """The same as :attr:`context`, as a zero-argument factory."""
+        return self._outer
+
+    def prepare(
+        self, *, cert_file: Path, key_file: Path, profile: TlsProfile | None = None
+    ) -> Callable[[], None]:
+        """Phase one of a transactional change of the certificate *paths* (a policy reload): build and
+        validate a context from ``cert_file``/``key_file`` without touching what serves, raising
+        :class:`TlsMaterialError` (a ``ConfigError``) to veto. The returned callable makes it current and
+        cannot fail. A different ``profile`` is vetoed with ``tls_profile_fixed``: it needs a new listener."""
+        if profile is not None and profile != self.profile:
+            raise TlsMaterialError(
+                "tls_profile_fixed",
+                "profile",
+                f"changing the TLS profile from {self.profile} needs a restart",
+            )
+        cert_file, key_file = Path(cert_file), Path(key_file)
+        built = self._build(cert_file, key_file)
+
+        def commit() -> None:
+            with self._lock:
+                self.cert_file, self.key_file = cert_file, key_file
+                self._install(built)
+
+        return commit
 
     def status(self) -> dict[str, Any]:
         """A JSON-able summary for the admin listener: the serving certificate, its expiry, reload counts
@@ -133,16 +160,13 @@ class ReloadableServerContext:
             # Stamped before reading: if the files change during a failing read, polling notices and retries.
             stamps_before = self._stamps()
             try:
-                built = self._build()
+                built = self._build(self.cert_file, self.key_file)
             except TlsMaterialError as error:
                 self.last_error = error
                 self.reloads_failed += 1
                 self._seen_stamps = stamps_before
                 return ReloadOutcome(installed=False, certificate=self._current.certificate, error=error)
-            self._current = built
-            self._seen_stamps = built.stamps
-            self.last_error = None
-            self.reloads_installed += 1
+            self._install(built)
             return ReloadOutcome(installed=True, certificate=built.certificate)
 
     def files_changed(self) -> bool:
@@ -168,31 +192,35 @@ class ReloadableServerContext:
     ) -> None:
         ssl_object.context = self._current.context
 
-    def _stamps(self) -> tuple[FileStamp, ...]:
-        paths = [self.cert_file, self.key_file]
+    def _install(self, built: _Built) -> None:
+        self._current = built
+        self._seen_stamps = built.stamps
+        self.last_error = None
+        self.reloads_installed += 1
+
+    def _stamps(self, cert_file: Path | None = None, key_file: Path | None = None) -> tuple[FileStamp, ...]:
+        paths = [cert_file or self.cert_file, key_file or self.key_file]
         if self.client_ca_file is not None:
             paths.append(self.client_ca_file)
         return tuple(file_stamp(path) for path in paths)
 
-    def _build(self) -> _Built:
+    def _build(self, cert_file: Path, key_file: Path) -> _Built:
         # A rotation replaces two files one after the other; if they change while being read, read again,
         # so that what was validated is exactly what OpenSSL loaded.
         for _ in range(_READ_ATTEMPTS):
-            before = self._stamps()
+            before = self._stamps(cert_file, key_file)
             certificate = validate_chain_and_key(
-                read_pem(self.cert_file, "cert_file"), read_pem(self.key_file, "key_file"), now=self._clock()
+                read_pem(cert_file, "cert_file"), read_pem(key_file, "key_file"), now=self._clock()
             )
             context = new_server_context(self.profile, client_ca_file=self.client_ca_file)
             try:
-                context.load_cert_chain(certfile=str(self.cert_file), keyfile=str(self.key_file))
+                context.load_cert_chain(certfile=str(cert_file), keyfile=str(key_file))
             except (OSError, ssl.SSLError) as error:
-                if self._stamps() == before:
+                if self._stamps(cert_file, key_file) == before:
                     raise TlsMaterialError(
-                        "tls_cert_rejected", "cert_file", f"{self.cert_file}: OpenSSL refused the certificate"
+                        "tls_cert_rejected", "cert_file", f"{cert_file}: OpenSSL refused the certificate"
                     ) from error
                 continue
-            if self._stamps() == before:
+            if self._stamps(cert_file, key_file) == before:
                 return _Built(context=context, certificate=certificate, stamps=before)
-        raise TlsMaterialError(
-            "tls_files_changing", "cert_file", f"{self.cert_file}: kept changing while read"
-        )
+        raise TlsMaterialError("tls_files_changing", "cert_file", f"{cert_file}: kept changing while read")
