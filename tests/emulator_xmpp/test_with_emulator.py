@@ -169,3 +169,28 @@ async def test_failed_sasl_attempts_lock_the_account_like_rest(
     assert (await client.next_stanza()).tag == f"{SASL}failure"  # locked, even with the right password
     response = await https.get(f"{emulator.base_url('A')}{USER_NODE}", auth=(AGENT, PASSWORD))
     assert response.status_code == 401
+
+
+async def test_side_down_publishes_out_of_service_then_drops_and_refuses(
+    emulator: EmulatorServer, https: httpx.AsyncClient, client_ssl_context: ssl.SSLContext
+) -> None:
+    domain = emulator.cluster.xmpp_domain("A")
+    client = await TlsStreamClient.connect(emulator.xmpp_port("A"), client_ssl_context)
+    await client.login(agent_id=AGENT, password=PASSWORD, domain=domain)
+    await client.send(script.ping("p1"))
+    assert (await client.next_stanza()).get("id") == "p1"
+
+    response = await https.post(f"{emulator.base_url('A')}/emulator/sides/A/down")
+    assert response.status_code == 200, response.text
+
+    message = await client.next_stanza()
+    assert next(message.iter("{http://jabber.org/protocol/pubsub#event}items")).get("node") == (
+        "/finesse/api/SystemInfo"
+    )
+    update = SafeET.fromstring(next(message.iter(NOTIFICATION)).text or "")
+    assert update.findtext("data/SystemInfo/status") == "OUT_OF_SERVICE"
+    assert await client.closing_condition() == "system-shutdown"
+
+    refused = await TlsStreamClient.connect(emulator.xmpp_port("A"), client_ssl_context)
+    await refused.send(script.stream_header(domain))
+    assert await refused.closing_condition() == "system-shutdown"

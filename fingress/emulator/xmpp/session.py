@@ -2,8 +2,8 @@
 
 A :class:`ServerSession` takes what a framing parsed (stream opened, a stanza, stream closed, a parse
 failure, the connection lost) and answers with :data:`Output` commands: open the stream, send an
-element, close the stream (with a stream error or without). It never reads a socket or a clock; the
-transport calls ``wake`` whenever there is output to fetch with :meth:`ServerSession.take_outputs`.
+element, close the stream (with a stream error or without). It never reads a socket or a clock; it
+calls ``wake`` whenever there is output for the transport to fetch with :meth:`ServerSession.take_outputs`.
 
 What it speaks, as Finesse's notification service does: SASL PLAIN only (checked with
 ``ClusterPort.authenticate``), stream restart, resource binding, the legacy ``session`` iq, presence,
