@@ -228,3 +228,14 @@ async def test_rotation_through_the_cli_reaches_a_running_edge(made_by_cli: Path
         assert outcome.installed
         new = await handshake_fingerprint(port, client)
         assert new == outcome.certificate.fingerprint_sha256 != old
+
+
+def test_the_fingress_command_offers_certs_and_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fingress.cli import main
+
+    assert main(["certs", "init", "--dir", str(tmp_path / "pki")]) == 0
+    assert "CA:" in capsys.readouterr().out
+    assert main(["token", "--data-dir", str(tmp_path), "--agent", "1001"]) == 1
+    assert "devidp_missing" in capsys.readouterr().err
