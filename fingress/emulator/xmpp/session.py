@@ -24,8 +24,6 @@ Emulator choices where Finesse leaves room (documented for the connector's sake)
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 import secrets
 from collections.abc import Callable
@@ -38,6 +36,7 @@ from fingress.emulator.hub import ClusterPort, Hub, Side
 from fingress.emulator.xmpp import namespaces as ns
 from fingress.emulator.xmpp import stanzas
 from fingress.emulator.xmpp.namespaces import qname
+from fingress.emulator.xmpp.sasl import SaslRefused, decode_plain
 from fingress.emulator.xmpp.settings import XmppServerSettings
 
 SYSTEM_INFO_NODE = "/finesse/api/SystemInfo"
@@ -85,12 +84,6 @@ def _new_id() -> str:
 
 def _nothing() -> None:
     return None
-
-
-class _SaslRefused(Exception):
-    def __init__(self, condition: str) -> None:
-        super().__init__(condition)
-        self.condition = condition
 
 
 class ServerSession:
@@ -282,11 +275,12 @@ class ServerSession:
             self._refuse_auth("invalid-mechanism")
             return
         try:
-            agent_id, password = self._decode_plain(element.text or "")
-        except _SaslRefused as refused:
+            credentials = decode_plain(element.text or "", domain=self._domain)
+        except SaslRefused as refused:
             self._refuse_auth(refused.condition)
             return
-        if not self._cluster.authenticate(self._side, agent_id, password):
+        agent_id = credentials.agent_id
+        if not self._cluster.authenticate(self._side, agent_id, credentials.password):
             self._log.info("xmpp_auth_failed", agent_id=agent_id)
             self._refuse_auth("not-authorized")
             return
@@ -294,27 +288,6 @@ class ServerSession:
         self._state = _State.AWAIT_RESTART
         self._restart_pending = True
         self._emit(SendElement(stanzas.sasl_success()))
-
-    def _decode_plain(self, text: str) -> tuple[str, str]:
-        """RFC 4616 ``authzid NUL authcid NUL passwd`` → (agent id, password)."""
-        try:
-            raw = base64.b64decode(text.strip(), validate=True)
-            authzid, authcid, password = raw.decode("utf-8").split("\0")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            raise _SaslRefused("incorrect-encoding") from None
-        agent_id = self._local_part(authcid)
-        if not agent_id or not password:
-            raise _SaslRefused("not-authorized")
-        if authzid and self._local_part(authzid) != agent_id:
-            raise _SaslRefused("invalid-authzid")
-        return agent_id, password
-
-    def _local_part(self, identity: str) -> str:
-        # Finesse clients authenticate with the bare agent id; accept `id@domain` of this domain too.
-        local, at, domain = identity.partition("@")
-        if at and domain.lower() != self._domain.lower():
-            return ""
-        return local
 
     def _refuse_auth(self, condition: str) -> None:
         self._failed_auths += 1
