@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +15,7 @@ import pytest
 from connector.config import ConnectorConfig, parse_config
 from connector.finesse.client import FinesseClient, build_http_client
 from connector.ops.metrics import ConnectorMetrics
-from connector.sessions.context import SessionContext
+from connector.sessions.context import SessionContext, extension_devices_client
 from connector.sessions.links import LinkFactory
 from connector.sessions.manager import SessionManager
 from edge.tunnel.errors import ApiError
@@ -55,7 +55,9 @@ async def http(client_ssl_context: ssl.SSLContext) -> AsyncIterator[httpx.AsyncC
         yield client
 
 
-def connector_config(emulator: EmulatorServer, **sessions: Any) -> ConnectorConfig:
+def connector_config(emulator: EmulatorServer, **tables: dict[str, Any]) -> ConnectorConfig:
+    """The connector's configuration for this emulator; ``tables`` override keys of each table."""
+
     def side(name: str) -> dict[str, Any]:
         return {
             "rest_url": emulator.base_url(name),  # type: ignore[arg-type]
@@ -66,19 +68,20 @@ def connector_config(emulator: EmulatorServer, **sessions: Any) -> ConnectorConf
             else emulator.config.sides.B.xmpp_domain,
         }
 
-    return parse_config(
-        {
-            "finesse": {"side_a": side("A"), "side_b": side("B"), "action_timeout_s": seconds(2)},
-            "sessions": {"disconnect_grace_s": seconds(0.3), "event_buffer_size": 64, **sessions},
-            "xmpp": {
-                "reconnect_base_s": 0.01,
-                "reconnect_max_s": 0.05,
-                "alert_after_failures": 2,
-                "connect_timeout_s": seconds(2),
-            },
-            "failover": {"move_after_failures": 3, "stale_logout_window_s": seconds(10)},
-        }
-    )
+    document: dict[str, dict[str, Any]] = {
+        "finesse": {"side_a": side("A"), "side_b": side("B"), "action_timeout_s": seconds(2)},
+        "sessions": {"disconnect_grace_s": seconds(0.3), "event_buffer_size": 64},
+        "xmpp": {
+            "reconnect_base_s": 0.01,
+            "reconnect_max_s": 0.05,
+            "alert_after_failures": 2,
+            "connect_timeout_s": seconds(2),
+        },
+        "failover": {"move_after_failures": 3, "stale_logout_window_s": seconds(10)},
+    }
+    for table, values in tables.items():
+        document.setdefault(table, {}).update(values)
+    return parse_config(document)
 
 
 @dataclass
@@ -192,9 +195,9 @@ async def make_harness(
     client_ssl_context: ssl.SSLContext,
     *,
     links: LinkFactory | None = None,
-    **sessions: Any,
+    **tables: dict[str, Any],
 ) -> AsyncIterator[Harness]:
-    config = connector_config(emulator, **sessions)
+    config = connector_config(emulator, **tables)
     metrics = ConnectorMetrics()
     hub_links = HubLinkFactory(emulator)
     finesse = {
@@ -206,6 +209,9 @@ async def make_harness(
         finesse=finesse,  # type: ignore[arg-type]
         links=links or hub_links,
         metrics=metrics,
+        devices_client=extension_devices_client(
+            http=http, base_urls={side: emulator.base_url(side) for side in ("A", "B")}
+        ),
     )
     manager = SessionManager(context=context)
     async with httpx.AsyncClient(
@@ -221,3 +227,10 @@ async def harness(
 ) -> AsyncIterator[Harness]:
     async for built in make_harness(emulator, http, client_ssl_context):
         yield built
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 5.0) -> None:
+    """Wait until ``check`` holds, polling (for state only visible through the emulator's control API)."""
+    async with asyncio.timeout(seconds(timeout_s)):
+        while not await check():
+            await asyncio.sleep(0.01)
