@@ -178,6 +178,10 @@ class TunnelRelay:
         """True while at least one connector connection is up and not draining."""
         return not self._draining and any(link.usable for link in self._links)
 
+    def connection_count(self) -> int:
+        """Connector connections up now (the metrics gauge reads this at scrape time)."""
+        return len(self._links)
+
     @property
     def connections_usable(self) -> int:
         return sum(1 for link in self._links if link.usable)

@@ -41,7 +41,15 @@ def test_backoff_rejects_nonsense() -> None:
 
 
 def test_identities_are_common_names_dns_and_uri_sans() -> None:
-    assert certificate_identities(PEER) == {"connector-cn", "c1.lan", "spiffe://fingress/connector/1"}
+    assert certificate_identities(PEER) == (
+        frozenset({"connector-cn", "c1.lan"}),
+        frozenset({"spiffe://fingress/connector/1"}),
+    )
+
+
+def test_a_uri_identity_is_never_matched_by_a_common_name() -> None:
+    forged = {"subject": ((("commonName", "spiffe://fingress/connector/1"),),)}
+    assert accepted_identity(forged, {"spiffe://fingress/connector/1"}) is None
 
 
 @pytest.mark.parametrize(
