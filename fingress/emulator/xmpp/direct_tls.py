@@ -77,6 +77,13 @@ class DirectTlsServer:
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
+        try:
+            await self._pump(reader, writer)
+        finally:
+            self._connections.discard(task)
+            await _close_writer(writer, timeout_s=self._settings.close_timeout_s)
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         settings = self._settings
         pump = ConnectionPump(
             idle_timeout_s=settings.idle_timeout_s, close_timeout_s=settings.close_timeout_s
@@ -87,7 +94,6 @@ class DirectTlsServer:
         framing = StreamFraming(
             session, max_stanza_bytes=settings.max_stanza_bytes, max_depth=settings.max_depth
         )
-        self._sessions.add(session)
 
         async def receive() -> bool:
             data = await reader.read(READ_CHUNK_BYTES)
@@ -103,12 +109,11 @@ class DirectTlsServer:
                 writer.write(data)
                 await writer.drain()
 
+        self._sessions.add(session)
         try:
             await pump.run(session=session, receive=receive, flush=flush)
         finally:
             self._sessions.discard(session)
-            self._connections.discard(task)
-            await _close_writer(writer, timeout_s=settings.close_timeout_s)
 
 
 async def _close_writer(writer: asyncio.StreamWriter, *, timeout_s: float) -> None:
