@@ -7,8 +7,18 @@ to the session layer through :class:`~connector.tunnel.service.TunnelService`.
 """
 
 from connector.tunnel.client import TunnelClient
+from connector.tunnel.config import TunnelClientConfig, client_ssl_context, parse_tunnel_config
 from connector.tunnel.dial import DialFailed
 from connector.tunnel.service import EventSink, TunnelService
 from connector.tunnel.stats import ClientStats
 
-__all__ = ["ClientStats", "DialFailed", "EventSink", "TunnelClient", "TunnelService"]
+__all__ = [
+    "ClientStats",
+    "DialFailed",
+    "EventSink",
+    "TunnelClient",
+    "TunnelClientConfig",
+    "TunnelService",
+    "client_ssl_context",
+    "parse_tunnel_config",
+]

@@ -16,6 +16,7 @@ from types import TracebackType
 import structlog
 
 from connector.tunnel.backoff import Backoff
+from connector.tunnel.config import TunnelClientConfig, client_ssl_context
 from connector.tunnel.dial import DialFailed, dial
 from connector.tunnel.link import ConnectorLink
 from connector.tunnel.service import TunnelService
@@ -51,6 +52,7 @@ class TunnelClient:
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         max_pending_events: int = DEFAULT_MAX_PENDING_EVENTS,
         max_concurrent_requests: int = 256,
+        drain_timeout_s: float = 30.0,
     ) -> None:
         problems = []
         if not urls:
@@ -79,12 +81,36 @@ class TunnelClient:
         self._max_frame_bytes = max_frame_bytes
         self._max_pending_events = max_pending_events
         self._limiter = asyncio.Semaphore(max_concurrent_requests)
+        self._drain_timeout_s = drain_timeout_s
         self.stats = ClientStats()
         self._log = structlog.get_logger("fingress.connector.tunnel").bind(connector_id=connector_id)
         self._slots: list[asyncio.Task[None]] = []
         self._links: list[ConnectorLink] = []
         self._stopping = False
         self._changed = asyncio.Event()
+
+    @classmethod
+    def from_config(
+        cls, config: TunnelClientConfig, *, service: TunnelService, ssl_context: ssl.SSLContext | None = None
+    ) -> TunnelClient:
+        """Build from the validated ``[tunnel]`` table; the TLS context is loaded from its files unless
+        given. Raises ``ConfigError``."""
+        return cls(
+            urls=config.urls,
+            ssl_context=ssl_context or client_ssl_context(config),
+            service=service,
+            connector_id=config.connector_id,
+            connections_per_edge=config.connections_per_edge,
+            backoff_base_s=config.backoff_base_s,
+            backoff_max_s=config.backoff_max_s,
+            open_timeout_s=config.open_timeout_s,
+            keepalive_interval_s=config.keepalive_interval_s,
+            keepalive_timeout_s=config.keepalive_timeout_s,
+            max_frame_bytes=config.max_frame_bytes,
+            max_pending_events=config.max_pending_events,
+            max_concurrent_requests=config.max_concurrent_requests,
+            drain_timeout_s=config.drain_timeout_s,
+        )
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -104,13 +130,14 @@ class TunnelClient:
         while self.connections_open < count:
             await self._changed.wait()
 
-    async def drain(self, *, timeout_s: float = 30.0) -> None:
+    async def drain(self, *, timeout_s: float | None = None) -> None:
         """Graceful shutdown: stop redialling; on every connection tell the edge to send nothing new
         (it moves event streams to other connections), let in-flight requests finish (up to
-        ``timeout_s``), then close."""
+        ``timeout_s``, default the configured ``drain_timeout_s``), then close."""
         self._stopping = True
+        limit_s = self._drain_timeout_s if timeout_s is None else timeout_s
         links = list(self._links)
-        await asyncio.gather(*(link.drain(timeout_s=timeout_s) for link in links))
+        await asyncio.gather(*(link.drain(timeout_s=limit_s) for link in links))
         await self._stop_slots()
 
     async def abort(self) -> None:
