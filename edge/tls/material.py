@@ -93,9 +93,15 @@ def validate_chain_and_key(
         raise TlsMaterialError("tls_cert_invalid", cert_source, "no readable PEM certificate") from error
     key = _load_private_key(key_pem, key_source)
     leaf = chain[0]
-    if _public_der(key) != leaf.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    ):
+    try:
+        leaf_public_der = leaf.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    except (ValueError, UnsupportedAlgorithm) as error:
+        raise TlsMaterialError(
+            "tls_cert_invalid", cert_source, "unsupported certificate public key"
+        ) from error
+    if _public_der(key) != leaf_public_der:
         raise TlsMaterialError(
             "tls_key_mismatch", key_source, "the private key does not match the certificate"
         )

@@ -56,8 +56,8 @@ class ReloadableServerContext:
     """Holds the serving certificate of one listener and swaps it atomically on :meth:`reload`.
 
     Construction loads the files and raises :class:`TlsMaterialError` if they cannot serve (a listener must
-    not start with bad material). Afterwards nothing raises: reloads report through :class:`ReloadOutcome`
-    and :attr:`last_error`.
+    not start with bad material). Afterwards reloads never raise: they report through :class:`ReloadOutcome`
+    and :attr:`last_error` (only :meth:`prepare` raises, to veto a policy change).
     """
 
     def __init__(
