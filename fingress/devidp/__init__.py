@@ -12,6 +12,15 @@ table), it has no consent, no refresh tokens, no revocation, no brute-force prot
   ``POST /token`` (``password`` and ``client_credentials`` grants). Serve it over TLS.
 * Key rotation: :meth:`DevIdentityProvider.rotate_keys` adds a new signing key and keeps the previous one in
   the JWKS, so tokens already issued keep verifying.
+
+Wiring (the demo)::
+
+    provider = DevIdentityProvider.create_or_open(data_dir, settings=DevIdpSettings(issuer=f"https://127.0.0.1:{port}"))
+    app = create_app(provider, agent_passwords={"1001": "..."})
+    tls = ReloadableServerContext(cert_file=pki.server_cert_file, key_file=pki.server_key_file)
+    uvicorn.Config(app, ssl_context_factory=tls.uvicorn_context_factory, ...)
+    # edge policy: [oauth] issuer = that URL, audience = "fingress",
+    #              discovery_url = issuer + "/.well-known/openid-configuration", ca_file = the dev CA
 """
 
 from fingress.devidp.app import create_app
