@@ -15,7 +15,8 @@ table), it has no consent, no refresh tokens, no revocation, no brute-force prot
 
 Wiring (the demo)::
 
-    provider = DevIdentityProvider.create_or_open(data_dir, settings=DevIdpSettings(issuer=f"https://127.0.0.1:{port}"))
+    settings = DevIdpSettings(issuer=f"https://127.0.0.1:{port}")
+    provider = DevIdentityProvider.create_or_open(data_dir, settings=settings)
     app = create_app(provider, agent_passwords={"1001": "..."})
     tls = ReloadableServerContext(cert_file=pki.server_cert_file, key_file=pki.server_key_file)
     uvicorn.Config(app, ssl_context_factory=tls.uvicorn_context_factory, ...)
