@@ -7,6 +7,8 @@ import json
 from collections.abc import Callable
 
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from connector.tunnel.client import TunnelClient
 from edge.relay.relay import TunnelRelay
@@ -90,3 +92,36 @@ async def test_restarted_edge_is_redialled_without_manual_action(
         )
     assert {response.status for response in responses} == {200}
     assert client.stats.connections_open == 2
+
+
+async def test_lost_connection_reattaches_on_the_connectors_other_connection_at_once(tunnel: Tunnel) -> None:
+    client = tunnel.client(connections=2)
+    await client.start()
+    await tunnel.connected(2)
+    async with asyncio.timeout(seconds(10)):
+        stream = await tunnel.relay.open_events(principal(), since=None)
+        tunnel.service.publish("1001")
+        assert [(await anext(stream)).seq for _ in range(2)] == [0, 1]
+        assert stream.link is not None
+        stream.link.abort()  # that one connection breaks; the other stays up
+        alert = await anext(stream)
+        assert json.loads(alert.json)["data"] == {"kind": "connector_lost", "reattaching": True}
+        for _ in range(3):
+            tunnel.service.publish("1001")
+        assert [(await anext(stream)).seq for _ in range(3)] == [2, 3, 4]
+    assert tunnel.relay.stats.reattachments == 1
+
+
+async def test_a_peer_that_never_says_hello_is_dropped(
+    make_relay: Callable[..., TunnelRelay], tunnel: Tunnel
+) -> None:
+    relay = make_relay(handshake_timeout_s=seconds(0.2))
+    await relay.start()
+    async with (
+        asyncio.timeout(seconds(5)),
+        connect(f"wss://localhost:{relay.port}/tunnel", ssl=tunnel.connector_ssl, proxy=None) as ws,
+    ):
+        with pytest.raises(ConnectionClosed):
+            await ws.recv()
+    assert relay.stats.connections_refused == 1
+    assert not relay.ready
