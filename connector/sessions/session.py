@@ -109,6 +109,7 @@ class AgentSession:
         self._policy_deferred = False
         # Why the LOGOUT that is coming is expected (signed_out, idle_grace); None: a LOGOUT is forced.
         self._expected_logout: str | None = None
+        self._repairing = False
         self._background: set[asyncio.Task[Any]] = set()
         self.status: str | None = None
         self.ended_reason: str | None = None
@@ -421,10 +422,18 @@ class AgentSession:
         self.events.publish(draft.type, draft.data)
 
     def _user_changed(self, before: User | None, user: User) -> None:
+        forced_codes = self._ctx.config.failover.forced_logout_reason_codes
         reason_code = _reason_code_number(user)
-        forced = reason_code in self._ctx.config.failover.forced_logout_reason_codes
-        if self._stale_after_move(forced) and before is not None and before.signed_in:
-            self._spawn(self._repair_stale_logout(before))
+        forced = reason_code in forced_codes
+        # Only the change into the forced state counts (Finesse repeats the whole User afterwards), and
+        # only from a state worth restoring.
+        was_forced = before is not None and _reason_code_number(before) in forced_codes
+        if self._stale_after_move(forced) and before is not None and before.signed_in and not was_forced:
+            if not self._repairing:
+                self._repairing = True
+                self._spawn(self._repair_stale_logout(before))
+            return
+        if self._repairing:
             return
         if user.state is not AgentState.LOGOUT or self._sign_in is None:
             return
@@ -449,8 +458,10 @@ class AgentSession:
             await self._restore_state(before)
         except ApiError as error:
             _log.error("stale_logout_repair_failed", agent_id=self.agent_id, code=error.code)
+            self._repairing = False
             self._end("forced_logout")
             return
+        self._repairing = False
         self._publish(Draft("alert", {"kind": "stale_logout_repaired", "side": self.side}))
 
     async def _sign_in_again(self) -> None:

@@ -42,7 +42,8 @@ async def logout_harness(
 
 
 async def state_is(harness: Harness, agent: str, state: str) -> bool:
-    return (await harness.finesse_agent(agent))["state"] == state
+    current: str = (await harness.finesse_agent(agent))["state"]
+    return current == state
 
 
 async def test_app_away_shorter_than_grace_changes_nothing_and_loses_nothing(
