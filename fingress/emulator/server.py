@@ -100,7 +100,7 @@ class _HttpsListener:
             log_level="warning",
             access_log=False,
             ws="websockets-sansio",
-            timeout_graceful_shutdown=2,
+            timeout_graceful_shutdown=1,
             ssl_context_factory=lambda _config, _default: ssl_context,
         )
         self._server = uvicorn.Server(uvicorn_config)

@@ -41,7 +41,11 @@ async def emulator(
 
 
 @pytest.fixture
-async def https(client_ssl_context: ssl.SSLContext) -> AsyncIterator[httpx.AsyncClient]:
-    """An httpx client trusting the test CA (pass full URLs: emulator.base_url(side) + path)."""
+async def https(
+    emulator: EmulatorServer, client_ssl_context: ssl.SSLContext
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client trusting the test CA (pass full URLs: emulator.base_url(side) + path). It depends on
+    ``emulator`` so that it closes first: an idle TLS keep-alive connection would otherwise hold up the
+    server's graceful shutdown."""
     async with httpx.AsyncClient(verify=client_ssl_context, timeout=seconds(5)) as client:
         yield client

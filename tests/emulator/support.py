@@ -9,7 +9,12 @@ from typing import Any
 
 import defusedxml.ElementTree as SafeET
 
+from fingress.emulator.cluster import Cluster
+from fingress.emulator.commands import DialogRequest, UserUpdate
 from fingress.emulator.config import EmulatorConfig, load_config
+from fingress.emulator.hub import Hub, Side
+from fingress.emulator.model import Agent, Dialog
+from fingress.emulator.timers import ManualScheduler
 from tests.support.timing import seconds
 
 FAST_TIMING = {
@@ -101,3 +106,81 @@ class RecordingSession:
                         return notification
                 self._arrived.clear()
                 await self._arrived.wait()
+
+
+class Harness:
+    """The cluster model alone, on a manual clock: requests go through the same façade REST uses and
+    asynchronous work runs when :meth:`settle` (or :meth:`advance`) is called."""
+
+    def __init__(self, emulator_config: EmulatorConfig | None = None) -> None:
+        self.scheduler = ManualScheduler()
+        self.hub = Hub()
+        self.cluster = Cluster(
+            cluster_config=emulator_config or fast_config(), hub=self.hub, scheduler=self.scheduler
+        )
+        self.sessions: dict[tuple[Side, str], RecordingSession] = {}
+
+    def watch(self, agent_id: str, side: Side = "A") -> RecordingSession:
+        session = RecordingSession()
+        self.hub.attach(side, agent_id, session)
+        self.sessions[(side, agent_id)] = session
+        return session
+
+    def agent(self, agent_id: str) -> Agent:
+        return self.cluster.cti.agents[agent_id]
+
+    def settle(self) -> None:
+        self.scheduler.run_pending()
+
+    def advance(self, seconds_: float) -> None:
+        self.scheduler.advance(seconds_)
+
+    def put_user(
+        self,
+        agent_id: str,
+        *,
+        actor: str | None = None,
+        side: Side = "A",
+        request_id: str = "",
+        **fields: Any,
+    ) -> None:
+        update = UserUpdate(**fields)
+        self.cluster.update_user(side, self.cluster.actor(actor or agent_id), agent_id, update, request_id)
+        self.settle()
+
+    def sign_in(self, agent_id: str, extension: str, *, side: Side = "A", **fields: Any) -> None:
+        self.put_user(agent_id, side=side, state="LOGIN", extension=extension, **fields)
+
+    def ready(self, agent_id: str, **fields: Any) -> None:
+        self.put_user(agent_id, state="READY", **fields)
+
+    def not_ready(self, agent_id: str, reason_code_id: str | None = "1", **fields: Any) -> None:
+        self.put_user(agent_id, state="NOT_READY", reason_code_id=reason_code_id, **fields)
+
+    def logout(self, agent_id: str, reason_code_id: str | None = "11", **fields: Any) -> None:
+        self.put_user(agent_id, state="LOGOUT", reason_code_id=reason_code_id, **fields)
+
+    def act(self, agent_id: str, dialog_id: str, action: str, *, request_id: str = "", **fields: Any) -> None:
+        own = self.agent(agent_id).extension
+        request = DialogRequest(requested_action=action, target_media_address=own, **fields)
+        self.cluster.dialog_action(self.cluster.actor(agent_id), dialog_id, request, request_id)
+        self.settle()
+
+    def make_call(self, agent_id: str, to: str, *, request_id: str = "") -> None:
+        own = self.agent(agent_id).extension
+        request = DialogRequest(requested_action="MAKE_CALL", from_address=own, to_address=to)
+        self.cluster.make_call(self.cluster.actor(agent_id), agent_id, request, request_id)
+        self.settle()
+
+    def offer(self, agent_id: str | None = None, caller: str = "5551234", **variables: str) -> str:
+        return self.cluster.offer_call(agent_id=agent_id, from_address=caller, call_variables=variables)
+
+    def dialog(self, dialog_id: str) -> Dialog:
+        return self.cluster.cti.dialogs[dialog_id]
+
+    def ready_agent(self, agent_id: str, extension: str) -> RecordingSession:
+        session = self.watch(agent_id)
+        self.sign_in(agent_id, extension)
+        self.ready(agent_id)
+        assert self.agent(agent_id).state == "READY"
+        return session
