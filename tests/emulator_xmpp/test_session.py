@@ -413,3 +413,17 @@ def test_a_client_flooding_requests_without_reading_is_closed(hub: Hub, cluster:
     events = client.read()
     assert closing_condition(events) == "policy-violation"
     assert not [e for e in events if isinstance(e, StanzaReceived) and e.element.tag == f"{CLIENT}iq"]
+
+
+def test_bound_stanzas_split_at_every_byte_are_answered_alike(hub: Hub, cluster: RecordingCluster) -> None:
+    data = (script.session() + script.ping("p1") + script.presence()).encode()
+    for cut in range(1, len(data)):
+        client = StreamHarness(hub=hub, cluster=cluster)
+        client.login(resource=f"r{cut}", available=False)
+        answers = client.stanzas(data[:cut]) + client.stanzas(data[cut:])
+        assert [(answer.get("id"), answer.get("type")) for answer in answers] == [
+            ("sess1", "result"),
+            ("p1", "result"),
+        ], cut
+        assert client.session.available, cut
+        client.framing.receive_eof()
