@@ -141,11 +141,9 @@ class SessionManager:
                 agent_id=agent_id, credentials=credentials, context=self._ctx, on_ended=self._forget
             )
             self._sessions[agent_id] = session
-        else:
-            session.use_credentials(credentials)
         _log.info("sign_in_requested", agent_id=agent_id, extension=body.extension, mobile=mobile is not None)
         try:
-            return await session.sign_in(command)
+            return await session.sign_in(command, credentials)
         except BaseException:
             if created and not session.signed_in:
                 self._forget(session)

@@ -162,9 +162,14 @@ class AgentSession:
 
     # --- sign-in and reads ---------------------------------------------------------------------------------
 
-    async def sign_in(self, command: SignIn) -> Reply:
-        """Sign the agent in (again); 409 ``device_selection_required`` lists the devices to choose from."""
-        await self._read_user_choosing_side()
+    async def sign_in(self, command: SignIn, credentials: Credentials | None = None) -> Reply:
+        """Sign the agent in (again); 409 ``device_selection_required`` lists the devices to choose from.
+
+        New ``credentials`` replace the session's only once Finesse has accepted them, so a mistyped
+        password at a repeated sign-in cannot break (or lock) the running session."""
+        await self._read_user_choosing_side(credentials or self._credentials)
+        if credentials is not None:
+            self._credentials = credentials
         await self._ensure_link()
         try:
             reply = await self.act(
@@ -193,17 +198,17 @@ class AgentSession:
             self._start_grace()
         return reply
 
-    async def _read_user_choosing_side(self) -> None:
+    async def _read_user_choosing_side(self, credentials: Credentials) -> None:
         """Read the User (this checks the credential once, before any XMPP attempt could count against the
         account lock), moving to the other side when this one is out of service or unreachable."""
         try:
-            user = await self._rest.get_user(self._credentials)
+            user = await self._rest.get_user(credentials)
         except (SideOutOfService, SideUnreachable):
             other = self._ctx.sides.other(self.side)
             if not self._ctx.has_side(other) or self._link_task is not None:
                 raise
             self.side = self._ctx.sides.active = other
-            user = await self._rest.get_user(self._credentials)
+            user = await self._rest.get_user(credentials)
         for draft in self.mirror.reconcile(user, self.mirror.dialogs.values()):
             self._publish(draft)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import structlog.testing
+
 from tests.connector.conftest import Harness, of_type
 
 
@@ -83,3 +85,22 @@ async def test_wrong_password_fails_sign_in_without_a_session(harness: Harness) 
     assert (status, problem["code"]) == (401, "finesse_auth_failed")
     assert "wrong" not in str(problem)
     assert harness.manager.session("1003") is None  # type: ignore[arg-type]
+
+
+async def test_no_secret_in_logs_or_reprs(harness: Harness) -> None:
+    with structlog.testing.capture_logs() as logs:
+        await harness.sign_in("1003", extension="1003")
+        await harness.call("1003", "PUT", "/api/v1/agent/state", {"state": "READY"})
+        await harness.sign_in("1003", extension="1003", finesse_password="carol-wrong")
+    assert any(entry["event"] == "agent_action" and entry["agent_id"] == "1003" for entry in logs)
+    assert "carol-pass" not in repr(logs)
+    assert "carol-wrong" not in repr(logs)
+    session = harness.manager.session("1003")  # type: ignore[arg-type]
+    assert session is not None
+    assert "carol-pass" not in repr(session)
+    assert "carol-pass" not in repr(session._credentials)
+    # The mistyped password did not replace the working one.
+    status, _ = await harness.call(
+        "1003", "PUT", "/api/v1/agent/state", {"state": "NOT_READY", "reason_code_id": "1"}
+    )
+    assert status == 200
