@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 from collections.abc import AsyncIterator
 
 import pytest
 import trustme
-import uvicorn
-from starlette.applications import Starlette
 
 from fingress.emulator.hub import Hub
-from fingress.emulator.xmpp import DirectTlsServer, XmppServerSettings, websocket_route
+from fingress.emulator.xmpp import DirectTlsServer, XmppServerSettings
 from tests.emulator_xmpp.fakes import DOMAINS, RecordingCluster
+from tests.emulator_xmpp.serving import serving_websocket
 from tests.support.timing import seconds
 
 FAST = XmppServerSettings(close_timeout_s=0.5, max_queued_notifications=16)
@@ -58,25 +56,7 @@ async def websocket_port(
     hub: Hub, cluster: RecordingCluster, xmpp_server_ssl_context: ssl.SSLContext
 ) -> AsyncIterator[int]:
     """The port of a real uvicorn (TLS) serving side A's ``/ws/``."""
-    app = Starlette(routes=[websocket_route(side="A", hub=hub, cluster=cluster, settings=FAST)])
-    # A socket already listening: clients may connect before uvicorn starts accepting.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    config = uvicorn.Config(
-        app,
-        lifespan="off",
-        log_level="warning",
-        access_log=False,
-        ws="websockets-sansio",
-        ssl_context_factory=lambda _config, _default: xmpp_server_ssl_context,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        async with asyncio.timeout(seconds(10)):
-            await task
-        sock.close()
+    async with serving_websocket(
+        hub=hub, cluster=cluster, ssl_context=xmpp_server_ssl_context, settings=FAST
+    ) as port:
+        yield port
