@@ -87,6 +87,7 @@ class PolicyRuntime:
         self._loaded_at: float | None = None
         self._last_error: str | None = None
         self._last_attempt_at: float | None = None
+        self._waiters: list[asyncio.Future[ReloadOutcome]] = []
         self._log = structlog.get_logger("fingress.edge.policy")
 
     @property
@@ -104,6 +105,20 @@ class PolicyRuntime:
 
     async def reload(self, *, trigger: str = "admin") -> ReloadOutcome:
         """Load, validate and build a new snapshot; swap it in only if all of that succeeded."""
+        outcome = await self._reload(trigger)
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(outcome)
+        return outcome
+
+    def next_reload(self) -> asyncio.Future[ReloadOutcome]:
+        """Resolves with the outcome of the next reload attempt, whatever triggers it."""
+        waiter: asyncio.Future[ReloadOutcome] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        return waiter
+
+    async def _reload(self, trigger: str) -> ReloadOutcome:
         async with self._lock:
             self._last_attempt_at = self._clock()
             stamp = self._stat()

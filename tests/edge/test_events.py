@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -31,12 +32,11 @@ async def socket(
 
 async def close_code(ws: ClientConnection) -> int:
     """Read until the server closes; the close code it sent."""
-    try:
+    with pytest.raises(ConnectionClosed) as closed:
         while True:
             await ws.recv()
-    except ConnectionClosed as closed:
-        assert closed.rcvd is not None
-        return closed.rcvd.code
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code
 
 
 async def next_stream(edge: Edge) -> FakeEventStream:
