@@ -207,6 +207,10 @@ class EdgeLink:
                     stream = self.streams.pop(sid, None)
                     if stream is not None:
                         stream.link, stream.sid = None, None
+                        if not stream.attached.done():
+                            # Ended before it was confirmed (e.g. a replay overflowed the connector's
+                            # bound): the app still gets what arrived, then the end or resync marker.
+                            stream.attached.set_result(None)
                         if reason == "resync":
                             self._stats.dropped_attachments += 1
                             stream.end_with_resync("connector_queue_full")

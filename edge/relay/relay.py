@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ssl
+import weakref
 from collections.abc import Callable, Collection
 from http import HTTPStatus
 from types import TracebackType
@@ -94,7 +95,8 @@ class TunnelRelay:
         self._log = structlog.get_logger("fingress.edge.relay")
         self._server: Server | None = None
         self._links: list[EdgeLink] = []
-        self._identities: dict[ServerConnection, str] = {}
+        # Set by the opening-handshake hook, read by the handler; weak so a failed handshake leaks nothing.
+        self._identities: weakref.WeakKeyDictionary[ServerConnection, str] = weakref.WeakKeyDictionary()
         self._orphans: set[RelayEventStream] = set()
         self._draining = False
         self._turn = 0

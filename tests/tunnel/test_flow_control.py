@@ -40,3 +40,17 @@ async def test_stalled_consumer_is_dropped_with_resync_and_resumes_without_loss(
         assert [(await anext(resumed)).seq for _ in range(16)] == list(range(16, 32))
         await resumed.close()
     assert tunnel.relay.stats.streams_open == 0
+
+
+async def test_a_replay_larger_than_the_connectors_bound_is_handed_over_with_resync(tunnel: Tunnel) -> None:
+    await tunnel.client(connections=1, max_pending_events=8).start()
+    await tunnel.connected(1)
+    for _ in range(50):
+        tunnel.service.publish("1001")
+    async with asyncio.timeout(seconds(10)):
+        stream = await tunnel.relay.open_events(principal(), since=0)  # no attach timeout: answered at once
+        delivered = [event async for event in stream]
+        await stream.close()
+    assert [event.seq for event in delivered[:-1]] == list(range(1, 9))
+    assert json.loads(delivered[-1].json)["data"] == {"kind": "resync", "reason": "connector_queue_full"}
+    assert tunnel.clients[0].stats.dropped_attachments == 1
