@@ -30,11 +30,15 @@ async def socket(
         yield ws
 
 
+async def _drain(ws: ClientConnection) -> None:
+    while True:
+        await ws.recv()
+
+
 async def close_code(ws: ClientConnection) -> int:
     """Read until the server closes; the close code it sent."""
     with pytest.raises(ConnectionClosed) as closed:
-        while True:
-            await ws.recv()
+        await _drain(ws)
     assert closed.value.rcvd is not None
     return closed.value.rcvd.code
 
