@@ -1,0 +1,182 @@
+"""Benchmark (not a test): N agent sessions in one connector process, against the emulator.
+
+Signs N agents in through the session manager (REST over TLS to the in-process emulator; notifications
+through links attached to the emulator's hub, so the XMPP wire is not part of the figures), then prints:
+
+* memory per session: Python allocations made by ``connector/`` code (tracemalloc) and the whole
+  process's resident-set growth (which includes the emulator's own per-agent state);
+* event-processing cost: User notifications (the escaped ``Update`` document as Finesse sends it) fed
+  to one session with one subscriber: parse → confirm → mirror → event log → sink, per event.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/connector_sessions.py --agents 2000 --events 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import resource
+import ssl
+import time
+import tomllib
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import trustme
+
+from connector.config import parse_config
+from connector.finesse.client import FinesseClient, build_http_client
+from connector.ops.metrics import ConnectorMetrics
+from connector.sessions.context import SessionContext
+from connector.sessions.manager import SessionManager
+from edge.tunnel.errors import ApiError
+from edge.tunnel.messages import AgentEvent, AgentId, Principal, TunnelRequest
+from fingress.emulator.config import EmulatorConfig, default_config_text
+from fingress.emulator.server import EmulatorServer
+from tests.connector.hublink import HubLinkFactory
+
+CONNECTOR_DIR = str(Path(__file__).resolve().parent.parent / "connector")
+
+
+def rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def emulator_config(agents: int) -> EmulatorConfig:
+    data: dict[str, Any] = tomllib.loads(default_config_text())
+    data["agents"] = [
+        {"id": str(100000 + n), "login_name": f"agent{n}", "password": f"pw-{n}", "team_id": 5005}
+        for n in range(agents)
+    ]
+    data["timing"] = {"async_processing_delay_s": 0.001, "failure_detection_s": 0}
+    return EmulatorConfig.model_validate(data)
+
+
+class CountingSink:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def push(self, event: AgentEvent) -> None:
+        self.count += 1
+
+    def end(self) -> None:
+        pass
+
+
+def request(agent: str, method: str, path: str, body: dict[str, Any]) -> TunnelRequest:
+    return TunnelRequest(
+        request_id="bench",
+        method=method,
+        path=path,
+        query="",
+        headers={},
+        body=json.dumps(body).encode(),
+        principal=Principal(agent_id=AgentId(agent), subject=agent),
+    )
+
+
+async def main(agents: int, events: int, concurrency: int) -> None:
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    config = emulator_config(agents)
+    async with (
+        EmulatorServer(
+            emulator_config=config,
+            ssl_context=server_context,
+            https_ports={"A": 0, "B": 0},
+            xmpp_ports={"A": 0, "B": 0},
+        ) as emulator,
+        build_http_client(ssl_context=client_context, max_connections=concurrency) as http,
+    ):
+        side = {
+            "rest_url": emulator.base_url("A"),
+            "xmpp_address": "wss://127.0.0.1:1/ws/",
+            "xmpp_domain": "finesse-a.emulator.test",
+        }
+        connector_config = parse_config({"finesse": {"side_a": side}})
+        metrics = ConnectorMetrics()
+        context = SessionContext(
+            config=connector_config,
+            finesse={"A": FinesseClient(http=http, base_url=emulator.base_url("A"), observer=metrics)},
+            links=HubLinkFactory(emulator),
+            metrics=metrics,
+        )
+        manager = SessionManager(context=context)
+        gc.collect()
+        rss_before = rss_kib()
+        tracemalloc.start()
+        started = time.perf_counter()
+        semaphore = asyncio.Semaphore(concurrency)
+        failures = 0
+
+        async def sign_in(n: int) -> None:
+            nonlocal failures
+            agent = str(100000 + n)
+            body = {"extension": str(200000 + n), "finesse_password": f"pw-{n}"}
+            async with semaphore:
+                try:
+                    response = await manager.handle(request(agent, "POST", "/api/v1/agent/session", body))
+                except ApiError:
+                    failures += 1
+                    return
+                if response.status != 200:
+                    failures += 1
+
+        await asyncio.gather(*(sign_in(n) for n in range(agents)))
+        elapsed_s = time.perf_counter() - started
+        gc.collect()
+        snapshot = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+        rss_after = rss_kib()
+        connector_bytes = sum(
+            stat.size
+            for stat in snapshot.statistics("filename")
+            if stat.traceback[0].filename.startswith(CONNECTOR_DIR)
+        )
+        print(f"sessions signed in: {len(manager)} of {agents} ({failures} failed) in {elapsed_s:.1f} s")
+        print(f"connector/ allocations per session: {connector_bytes / max(len(manager), 1) / 1024:.1f} KiB")
+        print(
+            f"process RSS growth per session (incl. emulator): "
+            f"{(rss_after - rss_before) / max(len(manager), 1):.1f} KiB"
+        )
+
+        # Event processing: one session, one subscriber, whole User documents as Finesse sends them.
+        agent = "100000"
+        session = manager.session(AgentId(agent))
+        assert session is not None
+        sink = CountingSink()
+        session.attach(sink, None)
+        states = ("READY", "NOT_READY")
+        documents = [
+            (
+                "<Update><data><user><loginId>100000</loginId><extension>200000</extension>"
+                f"<state>{states[n % 2]}</state><reasonCodeId>-1</reasonCodeId><pendingState></pendingState>"
+                "</user></data><event>PUT</event><requestId></requestId>"
+                "<source>/finesse/api/User/100000</source></Update>"
+            )
+            for n in range(2)
+        ]
+        started = time.perf_counter()
+        for n in range(events):
+            session.notification("/finesse/api/User/100000", documents[n % 2])
+        per_event_us = (time.perf_counter() - started) / events * 1e6
+        print(f"events: {events} User notifications → {sink.count} frames; {per_event_us:.1f} µs per event")
+        await manager.aclose()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--agents", type=int, default=2000)
+    parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.agents, arguments.events, arguments.concurrency))
