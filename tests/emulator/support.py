@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
+import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +16,7 @@ from fingress.emulator.commands import DialogRequest, UserUpdate
 from fingress.emulator.config import EmulatorConfig, load_config
 from fingress.emulator.hub import Hub, Side
 from fingress.emulator.model import Agent, Dialog
+from fingress.emulator.server import EmulatorServer
 from fingress.emulator.timers import ManualScheduler
 from tests.support.timing import seconds
 
@@ -184,3 +187,49 @@ class Harness:
         self.ready(agent_id)
         assert self.agent(agent_id).state == "READY"
         return session
+
+
+class BackgroundEmulator:
+    """The emulator on its own event loop in a thread, for synchronous tests (Hypothesis drives those)."""
+
+    def __init__(self, *, emulator_config: EmulatorConfig, ssl_context: ssl.SSLContext) -> None:
+        self._config = emulator_config
+        self._ssl_context = ssl_context
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="emulator", daemon=True)
+        self.server: EmulatorServer | None = None
+        self.failure: BaseException | None = None
+
+    def __enter__(self) -> EmulatorServer:
+        self._thread.start()
+        if not self._ready.wait(seconds(10)) or self.server is None:
+            raise RuntimeError(f"the emulator did not start: {self.failure!r}")
+        return self.server
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(seconds(10))
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        try:
+            async with EmulatorServer(
+                emulator_config=self._config,
+                ssl_context=self._ssl_context,
+                host="127.0.0.1",
+                https_ports={"A": 0, "B": 0},
+                xmpp_ports={"A": 0, "B": 0},
+            ) as server:
+                self.server = server
+                self._ready.set()
+                await self._stop.wait()
+        except BaseException as error:  # reported to the test thread
+            self.failure = error
+            self._ready.set()
