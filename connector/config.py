@@ -3,8 +3,8 @@
 A TOML file (``config/connector.toml``) is read once by :func:`load_config`; any problem becomes one
 :class:`~edge.tunnel.errors.ConfigError` naming every bad key path. Unknown keys are errors. The connector
 holds no Finesse secret in its configuration: agent passwords arrive at sign-in (``password`` mode) and
-tokens with each request (``bearer`` mode). The ``tunnel`` table belongs to the tunnel client and is kept
-as-is here for it to validate.
+tokens with each request (``bearer`` mode). The ``tunnel`` table is the tunnel client's
+:class:`~connector.tunnel.config.TunnelClientConfig`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from connector.tunnel.config import TunnelClientConfig
 from edge.tunnel.errors import ConfigError
 
 SideName = Literal["A", "B"]
@@ -129,8 +130,8 @@ class ConnectorConfig(_Frozen):
     xmpp: XmppConfig = XmppConfig()
     failover: FailoverConfig = FailoverConfig()
     admin: AdminConfig = AdminConfig()
-    # Owned and validated by the tunnel client (connector/tunnel).
-    tunnel: dict[str, Any] = Field(default_factory=dict)
+    # The tunnel client's own table (connector/tunnel); None: no tunnel (tests, benchmarks).
+    tunnel: TunnelClientConfig | None = None
 
 
 def parse_config(data: dict[str, Any], *, source: str = "connector config") -> ConnectorConfig:
