@@ -14,7 +14,7 @@ from edge.tunnel.errors import BadRequest, NotFound
 
 PREFIX = "/api/v1"
 # Finesse dialog ids are numeric; accept a sane superset, refuse anything that could change a URL.
-_DIALOG_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_DIALOG_ID = re.compile(r"(?!\.+$)[A-Za-z0-9._-]{1,64}")
 
 _FIXED: dict[str, dict[str, str]] = {
     "/agent": {"GET": "get_agent"},
