@@ -135,6 +135,17 @@ class Error:
     detail: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Connector → edge, only with the ``batch`` capability: several event frames in one message
+    (fewer WebSocket messages, TLS records and system calls when events come in bursts)."""
+
+    events: tuple[Event, ...]
+
+
+MAX_BATCH_EVENTS: Final = 1024
+BATCH_CAPABILITY: Final = "batch"
+
 Frame = (
     Hello
     | Welcome
@@ -150,6 +161,7 @@ Frame = (
     | Pong
     | Drain
     | Error
+    | Batch
 )
 
 DETACH_REASONS: Final = frozenset({"closed", "ended", "resync"})
@@ -160,7 +172,14 @@ DETACH_REASONS: Final = frozenset({"closed", "ended", "resync"})
 
 def encode_frame(frame: Frame) -> str:
     """The frame as one ASCII-only JSON text (so its length in characters is its length in bytes)."""
+    if isinstance(frame, Batch):
+        return encode_batch([encode_frame(event) for event in frame.events])
     return json.dumps(_to_wire(frame), separators=(",", ":"), allow_nan=False)
+
+
+def encode_batch(encoded_events: list[str]) -> str:
+    """A ``batch`` frame around event frames that are already encoded (no second encoding pass)."""
+    return '{"type":"batch","events":[' + ",".join(encoded_events) + "]}"
 
 
 def _principal_to_wire(principal: Principal) -> dict[str, Any]:
@@ -243,6 +262,8 @@ def _to_wire(frame: Frame) -> dict[str, Any]:
             return {"type": "drain"}
         case Error(code, detail):
             return {"type": "error", "code": code, "detail": detail}
+        case Batch():
+            raise TypeError("batches are encoded by encode_batch")  # pragma: no cover - see encode_frame
     raise TypeError(f"not a tunnel frame: {type(frame).__name__}")  # pragma: no cover - exhaustive
 
 
@@ -443,6 +464,20 @@ def _detach(f: _Fields) -> Frame:
     return Detach(f.sid(), reason, f.optional_int("last_seq"))
 
 
+def _batch(f: _Fields) -> Frame:
+    items = f._obj.get("events")
+    if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH_EVENTS:
+        _malformed("batch.events", f"a list of 1..{MAX_BATCH_EVENTS} event frames")
+    events: list[Event] = []
+    for item in items:
+        if not isinstance(item, dict) or item.get("type") != "event":
+            _malformed("batch.events", "event frames only")
+        event = _event(_Fields(item, "batch.event"))
+        assert isinstance(event, Event)
+        events.append(event)
+    return Batch(tuple(events))
+
+
 def _error(f: _Fields) -> Frame:
     return Error(f.str_("code"), f.str_("detail", max_chars=4096, optional=True))
 
@@ -462,4 +497,5 @@ _DECODERS: Final[dict[str, Callable[[_Fields], Frame]]] = {
     "pong": lambda f: Pong(f.str_("nonce", max_chars=64)),
     "drain": lambda f: Drain(),
     "error": _error,
+    "batch": _batch,
 }

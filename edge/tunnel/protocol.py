@@ -191,15 +191,34 @@ class _TunnelSide:
         return events
 
     def data_to_send(self, max_frames: int | None = None) -> list[str]:
-        """Text messages to write, oldest first; each is returned once."""
-        count = len(self._outgoing) if max_frames is None else min(max_frames, len(self._outgoing))
+        """Text messages to write, oldest first; each is returned once. With the ``batch`` capability,
+        consecutive event frames leave as one ``batch`` message (counted once against ``max_frames``)."""
+        limit = len(self._outgoing) if max_frames is None else max_frames
+        batching = f.BATCH_CAPABILITY in self.capabilities
         out: list[str] = []
-        for _ in range(count):
+        while self._outgoing and len(out) < limit:
             tag, text = self._outgoing.popleft()
             if tag:
                 self._sent_event(tag)
+                if batching:
+                    text = self._coalesce_events(text)
             out.append(text)
         return out
+
+    def _coalesce_events(self, first: str) -> str:
+        texts = [first]
+        size = len(f.encode_batch(texts))
+        while (
+            self._outgoing
+            and self._outgoing[0][0]
+            and len(texts) < f.MAX_BATCH_EVENTS
+            and size + 1 + len(self._outgoing[0][1]) <= self.max_frame_bytes
+        ):
+            tag, text = self._outgoing.popleft()
+            self._sent_event(tag)
+            texts.append(text)
+            size += 1 + len(text)
+        return first if len(texts) == 1 else f.encode_batch(texts)
 
     def send_ping(self, nonce: str) -> None:
         self._require_open()
@@ -288,7 +307,7 @@ class EdgeSide(_TunnelSide):
         self,
         *,
         edge_id: str,
-        capabilities: Sequence[str] = (),
+        capabilities: Sequence[str] = (f.BATCH_CAPABILITY,),
         versions: Sequence[int] = f.PROTOCOL_VERSIONS,
         max_frame_bytes: int = f.DEFAULT_MAX_FRAME_BYTES,
     ) -> None:
@@ -333,6 +352,16 @@ class EdgeSide(_TunnelSide):
         if self._attachments.pop(sid, None) is not None and self.phase is Phase.OPEN:
             self._queue(f.Detach(sid, "closed"))
 
+    def _event(self, frame: f.Event) -> None:
+        agent_id = self._attachments.get(frame.sid)
+        if agent_id is None:
+            self.late_frames += 1
+        elif frame.event.agent_id != agent_id:
+            # Delivering it would show one agent another agent's calls.
+            raise ProtocolError("wrong_agent", f"an event for another agent on attachment {frame.sid}")
+        else:
+            self._emit(EventReceived(frame.sid, frame.event))
+
     def _allocate(self) -> int:
         sid = self._next_sid
         self._next_sid += 1
@@ -372,15 +401,13 @@ class EdgeSide(_TunnelSide):
                     self._emit(AttachConfirmed(sid))
                 else:
                     self.late_frames += 1
-            case f.Event(sid, event):
-                agent_id = self._attachments.get(sid)
-                if agent_id is None:
-                    self.late_frames += 1
-                elif event.agent_id != agent_id:
-                    # Delivering it would show one agent another agent's calls.
-                    raise ProtocolError("wrong_agent", f"an event for another agent on attachment {sid}")
-                else:
-                    self._emit(EventReceived(sid, event))
+            case f.Event():
+                self._event(frame)
+            case f.Batch(events):
+                if f.BATCH_CAPABILITY not in self.capabilities:
+                    raise ProtocolError("unexpected_frame", "batch without the batch capability")
+                for event_frame in events:
+                    self._event(event_frame)
             case f.Detach(sid, reason, last_seq):
                 if self._attachments.pop(sid, None) is not None:
                     self._emit(Detached(sid, reason, last_seq))
@@ -408,7 +435,7 @@ class ConnectorSide(_TunnelSide):
         self,
         *,
         connector_id: str,
-        capabilities: Sequence[str] = (),
+        capabilities: Sequence[str] = (f.BATCH_CAPABILITY,),
         versions: Sequence[int] = f.PROTOCOL_VERSIONS,
         max_frame_bytes: int = f.DEFAULT_MAX_FRAME_BYTES,
         max_pending_events: int = DEFAULT_MAX_PENDING_EVENTS,

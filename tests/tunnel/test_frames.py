@@ -34,6 +34,12 @@ EXAMPLES: list[f.Frame] = [
     f.Pong("n1"),
     f.Drain(),
     f.Error("version_mismatch", "edge speaks [1]"),
+    f.Batch(
+        (
+            f.Event(3, AgentEvent(AgentId("1001"), 1, "a", "{}")),
+            f.Event(4, AgentEvent(AgentId("9"), 2, "b", "[]")),
+        )
+    ),
 ]
 
 
@@ -75,6 +81,10 @@ def test_principal_token_never_shows_in_a_frame_repr() -> None:
         ('{"type":"failure","sid":1,"error":{"status":200,"code":"x"}}', "malformed_frame"),
         ('{"type":"detach","sid":1,"reason":"bored"}', "malformed_frame"),
         ('{"type":"response","sid":1,"status":200,"headers":{"a":1}}', "malformed_frame"),
+        ('{"type":"batch","events":[]}', "malformed_frame"),
+        ('{"type":"batch","events":[{"type":"ping","nonce":"x"}]}', "malformed_frame"),
+        ('{"type":"batch","events":[{"type":"event","sid":1}]}', "malformed_frame"),
+        ('{"type":"batch","events":[' + ",".join(['{"type":"event"}'] * 1025) + "]}", "malformed_frame"),
     ],
 )
 def test_bad_frames_are_protocol_errors(data: str | bytes, reason: str) -> None:
@@ -128,6 +138,7 @@ _fields = [
     "code",
     "detail",
     "capabilities",
+    "events",
 ]
 
 

@@ -186,8 +186,8 @@ def test_oversized_frames_are_refused_before_they_are_sent() -> None:
 def test_version_negotiation_picks_the_highest_common_version() -> None:
     edge = p.EdgeSide(edge_id="e", versions=(1, 2, 3))
     connector = p.ConnectorSide(connector_id="c", versions=(2, 3, 4))
-    assert pump(connector, edge) == [p.HandshakeCompleted(3, "c", ())]
-    assert pump(edge, connector) == [p.HandshakeCompleted(3, "e", ())]
+    assert pump(connector, edge) == [p.HandshakeCompleted(3, "c", ("batch",))]
+    assert pump(edge, connector) == [p.HandshakeCompleted(3, "e", ("batch",))]
 
 
 def test_version_mismatch_is_refused_with_an_error_frame() -> None:
@@ -279,3 +279,56 @@ def test_any_message_sequence_never_raises_and_failure_is_final(messages: list[s
             assert events[-1] is failures[0]
             assert side.phase is p.Phase.CLOSED
         side.data_to_send()
+
+
+def batching_pair(max_frame_bytes: int = f.DEFAULT_MAX_FRAME_BYTES) -> tuple[p.EdgeSide, p.ConnectorSide]:
+    edge = p.EdgeSide(edge_id="e", max_frame_bytes=max_frame_bytes)
+    connector = p.ConnectorSide(connector_id="c", max_frame_bytes=max_frame_bytes)
+    pump(connector, edge)
+    pump(edge, connector)
+    return edge, connector
+
+
+def test_consecutive_events_leave_as_one_batch_in_order() -> None:
+    edge, connector = batching_pair()
+    first = edge.send_attach(AGENT, None)
+    second = edge.send_attach(Principal(AgentId("2002"), "s"), None)
+    pump(edge, connector)
+    connector.events_received()
+    for seq in range(1, 4):
+        connector.send_event(first, event(seq))
+        connector.send_event(second, event(seq, agent="2002"))
+    connector.send_attached(first)
+    connector.send_event(first, event(4))
+    messages = connector.data_to_send()
+    assert [json.loads(m)["type"] for m in messages] == ["batch", "attached", "event"]
+    assert connector.pending_events(first) == 0
+    for message in messages:
+        edge.receive_message(message)
+    received = [(e.sid, e.event.seq) for e in edge.events_received() if isinstance(e, p.EventReceived)]
+    assert received == [(first, 1), (second, 1), (first, 2), (second, 2), (first, 3), (second, 3), (first, 4)]
+
+
+def test_batches_respect_the_frame_limit() -> None:
+    edge, connector = batching_pair(max_frame_bytes=4096)
+    sid = edge.send_attach(AGENT, None)
+    pump(edge, connector)
+    for seq in range(1, 101):
+        assert connector.send_event(sid, event(seq))
+    messages = connector.data_to_send()
+    assert len(messages) > 1
+    assert all(len(message) <= 4096 for message in messages)
+    for message in messages:
+        edge.receive_message(message)
+    seqs = [e.event.seq for e in edge.events_received() if isinstance(e, p.EventReceived)]
+    assert seqs == list(range(1, 101))
+
+
+def test_a_batch_without_the_capability_fails_the_connection() -> None:
+    edge, connector = pair()  # capabilities without "batch"
+    sid = edge.send_attach(AGENT, None)
+    pump(edge, connector)
+    edge.receive_message(f.encode_frame(f.Batch((f.Event(sid, event(1)),))))
+    [failed] = edge.events_received()
+    assert isinstance(failed, p.ConnectionFailed)
+    assert failed.error.reason == "unexpected_frame"
