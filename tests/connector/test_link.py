@@ -185,3 +185,18 @@ async def test_mode_not_allowed(harness: Harness) -> None:
     status, problem = await harness.sign_in("1003", extension="1003", mobile_agent=MOBILE)
     assert (status, problem["code"]) == (403, "mode_not_allowed")
     assert harness.manager.session("1003") is None  # type: ignore[arg-type]
+
+
+async def test_finesse_presence_unavailable_moves_the_session(harness: Harness) -> None:
+    await harness.sign_in("1003", extension="1003")
+    sink = await harness.subscribe("1003")
+    session = harness.manager.session("1003")  # type: ignore[arg-type]
+    assert session is not None
+    session.presence("1003@finesse-a.emulator.test/other", False)  # someone else: nothing happens
+    assert session.side == "A"
+    # What the XMPP link reports when the Finesse webapp on side A goes away.
+    session.presence("finesse@finesse-a.emulator.test/webapp", False)
+    failover = await sink.wait_for(of_type("alert", kind="failover"))
+    assert failover["data"]["to"] == "B"
+    assert (await harness.finesse_agent("1003"))["state"] == "NOT_READY"
+    assert await forced_changes(harness) == []

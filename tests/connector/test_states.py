@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import ssl
+
+import httpx
+import pytest
 import structlog.testing
 
-from tests.connector.conftest import Harness, of_type
+from edge.tunnel.errors import ApiError
+from edge.tunnel.messages import AgentId, Principal, TunnelRequest
+from fingress.emulator.server import EmulatorServer
+from tests.connector.conftest import Harness, make_harness, of_type
 
 
 async def test_non_mobile_agent_changes_states(harness: Harness) -> None:
@@ -104,3 +111,20 @@ async def test_no_secret_in_logs_or_reprs(harness: Harness) -> None:
         "1003", "PUT", "/api/v1/agent/state", {"state": "NOT_READY", "reason_code_id": "1"}
     )
     assert status == 200
+
+
+async def test_bearer_mode_uses_and_refreshes_the_forwarded_token(
+    emulator: EmulatorServer, http: httpx.AsyncClient, client_ssl_context: ssl.SSLContext
+) -> None:
+    async for harness in make_harness(emulator, http, client_ssl_context, finesse={"auth_mode": "bearer"}):
+        status, problem = await harness.sign_in("1003", extension="1003")
+        assert (status, problem["code"]) == (401, "finesse_token_missing")
+        principal = Principal(agent_id=AgentId("1003"), subject="1003", token="token-one")
+        request = TunnelRequest(
+            "r1", "POST", "/api/v1/agent/session", "", {}, b'{"extension": "1003"}', principal
+        )
+        with pytest.raises(ApiError) as caught:
+            await harness.manager.handle(request)
+        # The emulator's bearer support is off: Finesse refuses the token, nothing is kept.
+        assert caught.value.code == "finesse_auth_failed"
+        assert "token-one" not in repr(principal)
