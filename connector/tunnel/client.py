@@ -115,7 +115,9 @@ class TunnelClient:
     # --- lifecycle -----------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start every connection slot; returns at once (see :meth:`wait_for_connections`)."""
+        """Start every connection slot (once); returns at once (see :meth:`wait_for_connections`)."""
+        if self._slots:
+            return
         self._stopping = False
         for url in self._urls:
             for index in range(self._connections_per_edge):
@@ -167,8 +169,12 @@ class TunnelClient:
     async def _run_slot(self, url: str) -> None:
         backoff = Backoff(base_s=self._backoff_base_s, max_s=self._backoff_max_s, rng=self._rng)
         while not self._stopping:
-            if await self._connect_once(url):
-                backoff.reset()
+            try:
+                if await self._connect_once(url):
+                    backoff.reset()
+            except Exception:
+                # A bug must not cost this slot for good: log it and redial like after any failure.
+                self._log.exception("tunnel_slot_failed")
             if self._stopping:
                 return
             delay_s = backoff.next_delay_s()

@@ -9,8 +9,10 @@ re-sends ``attach`` (with ``since``) on a new connection, so a restarted connect
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from typing import Any
 
+from structlog.typing import FilteringBoundLogger
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -76,7 +78,7 @@ class ConnectorLink:
         service: TunnelService,
         stats: ClientStats,
         limiter: asyncio.Semaphore,
-        log: Any,
+        log: FilteringBoundLogger,
     ) -> None:
         self.connection = connection
         self.protocol = protocol
@@ -264,7 +266,7 @@ class ConnectorLink:
         except Exception:
             self._log.exception("tunnel_detach_failed", agent_id=sink.agent_id)
 
-    def _spawn(self, coroutine: Any) -> None:
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)

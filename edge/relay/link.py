@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
 
+from structlog.typing import FilteringBoundLogger
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -45,7 +45,7 @@ class EdgeLink:
         identity: str,
         stats: RelayStats,
         on_drain_requested: Callable[[EdgeLink], None],
-        log: Any,
+        log: FilteringBoundLogger,
     ) -> None:
         self.connection = connection
         self.protocol = protocol
