@@ -7,12 +7,17 @@ Notifications are observed on the emulator's Hub seam, not over XMPP: the XMPP c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
+from joserfc import jwt
+from joserfc.jwk import OctKey
 
 from connector.finesse.client import FinesseClient, build_http_client
 from connector.finesse.commands import (
@@ -23,7 +28,7 @@ from connector.finesse.commands import (
     SignIn,
     StateChange,
 )
-from connector.finesse.credentials import PasswordCredentials
+from connector.finesse.credentials import BearerCredentials, PasswordCredentials
 from connector.finesse.errors import AccountLocked, SideOutOfService
 from connector.finesse.ids import AgentId, DeviceId, DialogId, ReasonCodeId, RequestId
 from connector.finesse.models import (
@@ -44,6 +49,7 @@ from connector.finesse.models import (
 from connector.finesse.observer import CallStats
 from connector.finesse.parse import parse_update
 from edge.tunnel.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from fingress.emulator.config import EmulatorConfig
 from fingress.emulator.server import EmulatorServer
 from tests.emulator.support import fast_config
 from tests.support.timing import seconds
@@ -112,18 +118,19 @@ class Finesse:
         return response
 
 
-@pytest.fixture
-async def finesse(
-    server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
+@contextlib.asynccontextmanager
+async def running_finesse(
+    emulator_config: EmulatorConfig, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
 ) -> AsyncIterator[Finesse]:
     server = EmulatorServer(
-        emulator_config=fast_config(),
+        emulator_config=emulator_config,
         ssl_context=server_ssl_context,
         host="127.0.0.1",
         https_ports={"A": 0, "B": 0},
         xmpp_ports={"A": 0, "B": 0},
     )
     stats = CallStats()
+    # The HTTP client closes first: an idle keep-alive connection would hold up the server's shutdown.
     async with server, build_http_client(ssl_context=client_ssl_context, timeout_s=seconds(5)) as http:
         yield Finesse(
             server=server,
@@ -132,6 +139,14 @@ async def finesse(
             control=http,
             stats=stats,
         )
+
+
+@pytest.fixture
+async def finesse(
+    server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
+) -> AsyncIterator[Finesse]:
+    async with running_finesse(fast_config(), server_ssl_context, client_ssl_context) as running:
+        yield running
 
 
 async def test_sign_in_states_reason_codes_and_sign_out(finesse: Finesse) -> None:
@@ -314,3 +329,37 @@ async def test_side_down_is_out_of_service_and_side_b_serves(finesse: Finesse) -
     assert isinstance(info, SystemInfo)
     assert not info.in_service
     assert user.login_id == "1001"
+
+
+async def test_bearer_mode(
+    tmp_path: Path, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
+) -> None:
+    secret = b"a-fingress-finesse-test-key-32-bytes"
+    (tmp_path / "hmac.key").write_bytes(secret)
+    base = fast_config()
+    bearer = base.bearer.model_copy(update={"enabled": True, "hmac_key_file": tmp_path / "hmac.key"})
+    config = base.model_copy(update={"bearer": bearer})
+    now = int(time.time())
+    token = jwt.encode({"alg": "HS256"}, {"sub": "1001", "exp": now + 60}, OctKey.import_key(secret))
+    forged = jwt.encode({"alg": "HS256"}, {"sub": "1001", "exp": now + 60}, OctKey.import_key(b"x" * 32))
+    async with running_finesse(config, server_ssl_context, client_ssl_context) as finesse:
+        alice = finesse.watch("1001")
+        async with asyncio.timeout(seconds(10)):
+            credentials = BearerCredentials(AgentId("1001"), token)
+            accepted = await finesse.a.sign_in(credentials, SignIn("1001001"))
+            signed_in = await alice.outcome(accepted.request_id)
+            assert isinstance(signed_in.data, User)
+            assert (await finesse.a.get_user(credentials)).state is AgentState.NOT_READY
+            with pytest.raises(Unauthorized) as caught:
+                await finesse.a.get_user(BearerCredentials(AgentId("1001"), forged))
+    assert caught.value.code == "finesse_auth_failed"
+    assert token not in str(caught.value.to_wire())
+
+
+async def test_invalid_input_carries_finesse_words(finesse: Finesse) -> None:
+    async with asyncio.timeout(seconds(10)):
+        with pytest.raises(BadRequest) as caught:
+            await finesse.a.get_devices(FRANK, extension="not-digits")
+    assert caught.value.code == "finesse_bad_request"
+    assert caught.value.extra["error_type"] == "Invalid Input"
+    assert caught.value.extra["error_data"] == "extension"

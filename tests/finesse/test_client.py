@@ -187,6 +187,11 @@ async def test_bad_password_html_page_is_auth_failed_and_never_retried(
         (503, documents.api_errors("Service Unavailable", "SERVER_OUT_OF_SERVICE"), "finesse_out_of_service"),
         (401, documents.api_errors("Unauthorized", "Account locked"), "finesse_account_locked"),
         (200, b"<html>not finesse</html>", "finesse_bad_response"),
+        (
+            200,
+            b'<!DOCTYPE User [<!ENTITY a "b">]><User><loginId>&a;</loginId></User>',
+            "finesse_bad_response",
+        ),
         (200, b"<User><loginId>1</loginId>", "finesse_bad_response"),
         (200, b"<User><loginId>1</loginId>" + b" " * 2_000_000 + b"</User>", "finesse_bad_response"),
     ],
@@ -203,6 +208,7 @@ async def test_refusals_and_bad_answers(
         assert caught.value.extra["error_type"] == "Not Implemented"
     if code == "finesse_bad_response":
         assert isinstance(caught.value.__cause__, FinesseProtocolError)
+        assert caught.value.extra.get("reason", "finesse_xml_too_large").startswith("finesse_xml_")
 
 
 async def test_read_timeout(canned: CannedFinesse, client_ssl_context: ssl.SSLContext) -> None:
