@@ -58,6 +58,7 @@ class EdgeServer:
         self._servers: list[uvicorn.Server] = []
         self._sockets: list[socket.socket] = []
         self._tasks: list[asyncio.Task[None]] = []
+        # The relay reports its connector connections; a plain Upstream need not.
         count = getattr(upstream, "connection_count", None)
         if callable(count):
             self.metrics.track_tunnel_connections(lambda: float(count()))

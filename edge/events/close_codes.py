@@ -14,7 +14,8 @@ code    reason                  the client should
 4400    bad_request             fix the request (e.g. a non-numeric ``since``)
 4401    unauthorized            authenticate again: bad/missing token or ticket
 4404    not_found               not retry: the events route is disabled by policy
-4429    too_many_sockets        close another socket of this agent first
+4409    too_many_sockets        close another socket of this agent first
+4429    rate_limited            retry after a backoff
 4503    unavailable             retry after a backoff: no connector is up
 ======  ======================  =================================================================
 """
@@ -22,6 +23,11 @@ code    reason                  the client should
 from __future__ import annotations
 
 from enum import IntEnum
+
+from edge.tunnel.errors import ApiError
+
+# The ApiError code the socket endpoint raises when an agent is at its socket cap.
+TOO_MANY_SOCKETS_CODE = "too_many_sockets"
 
 
 class CloseCode(IntEnum):
@@ -35,7 +41,8 @@ class CloseCode(IntEnum):
     BAD_REQUEST = 4400
     UNAUTHORIZED = 4401
     NOT_FOUND = 4404
-    TOO_MANY_SOCKETS = 4429
+    TOO_MANY_SOCKETS = 4409
+    RATE_LIMITED = 4429
     UNAVAILABLE = 4503
 
     @property
@@ -44,14 +51,18 @@ class CloseCode(IntEnum):
         return self.name.lower()
 
 
-def close_code_for_status(status: int) -> CloseCode:
+def close_code_for(error: ApiError) -> CloseCode:
     """The close code for an ``ApiError`` that ends a socket before or while it streams."""
+    if error.code == TOO_MANY_SOCKETS_CODE:
+        return CloseCode.TOO_MANY_SOCKETS
     return {
         400: CloseCode.BAD_REQUEST,
         401: CloseCode.UNAUTHORIZED,
         404: CloseCode.NOT_FOUND,
         413: CloseCode.MESSAGE_TOO_BIG,
-        429: CloseCode.TOO_MANY_SOCKETS,
+        414: CloseCode.BAD_REQUEST,
+        429: CloseCode.RATE_LIMITED,
+        431: CloseCode.BAD_REQUEST,
         503: CloseCode.UNAVAILABLE,
         504: CloseCode.UNAVAILABLE,
-    }.get(status, CloseCode.INTERNAL_ERROR if status >= 500 else CloseCode.BAD_REQUEST)
+    }.get(error.status, CloseCode.INTERNAL_ERROR if error.status >= 500 else CloseCode.BAD_REQUEST)

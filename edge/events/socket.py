@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from edge.events.close_codes import CloseCode
+from edge.events.close_codes import TOO_MANY_SOCKETS_CODE, CloseCode
 from edge.events.sockets import SocketCounter
 from edge.hygiene.context import context_of
 from edge.metrics import EdgeMetrics
@@ -61,7 +61,7 @@ class EventSocketEndpoint:
         policy = context.snapshot.policy.events
         since = parse_since(websocket.query_params.get("since"))
         if not self._sockets.try_acquire(principal.agent_id, cap=policy.max_sockets_per_agent):
-            raise RateLimited("too_many_sockets", "This agent has too many event sockets open.")
+            raise RateLimited(TOO_MANY_SOCKETS_CODE, "This agent has too many event sockets open.")
         try:
             stream = await self._upstream.open_events(principal, since=since)
             try:

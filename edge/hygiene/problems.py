@@ -8,9 +8,10 @@ code, because a browser cannot read an HTTP status from a refused handshake.
 from __future__ import annotations
 
 import structlog
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from edge.events.close_codes import CloseCode, close_code_for_status
+from edge.events.close_codes import CloseCode, close_code_for
 from edge.hygiene.context import context_of
 from edge.problems import InternalError, send_problem
 from edge.tunnel.errors import ApiError
@@ -44,6 +45,8 @@ class ProblemMiddleware:
             if started:
                 return  # the client already has a status; nothing more can be said
             await send_problem(send, error)
+        except ClientDisconnect:
+            return  # the client left mid-request: nobody to answer
         except Exception:
             self._log.exception("request_failed", request_id=context_of(scope).request_id)
             if not started:
@@ -70,7 +73,7 @@ class ProblemMiddleware:
         try:
             await self.app(scope, tracking_receive, tracking_send)
         except ApiError as error:
-            code = close_code_for_status(error.status)
+            code = close_code_for(error)
             await self._close(receive, send, code, connected=connected, accepted=accepted, closed=closed)
         except Exception:
             self._log.exception("event_socket_failed", request_id=context_of(scope).request_id)

@@ -173,3 +173,14 @@ async def test_a_participant_can_veto_a_reload(edge: Edge, tmp_path: Path) -> No
         assert len(runtime.current.policy.http.allow) == 12
     finally:
         await runtime.aclose()
+
+
+def test_example_policy_parses_to_the_defaults() -> None:
+    example = Path(__file__).parents[2] / "edge" / "policy.example.toml"
+    policy = parse_policy(example.read_text(), source=example.name)
+    minimal = parse_policy(
+        "[oauth]\nissuer = 'https://idp.example.com/realms/contact-center'\naudience = 'fingress'\n"
+        "jwks_url = 'https://idp.example.com/realms/contact-center/protocol/openid-connect/certs'\n",
+        source="minimal.toml",
+    )
+    assert policy == minimal
