@@ -284,7 +284,9 @@ class FinesseClient:
             except httpx.HTTPError as exc:
                 raise self._transport_error(exc) from exc
             except FinesseProtocolError as exc:
-                raise UpstreamError("finesse_bad_response", "Finesse sent an oversized answer") from exc
+                raise UpstreamError(
+                    "finesse_bad_response", "Finesse sent an oversized answer", reason=exc.reason
+                ) from exc
             if not 200 <= status < 300:
                 raise error_for_response(status=status, body=payload, side=self.side)
             return payload
