@@ -153,3 +153,37 @@ async def test_connector_ends_a_stream(tunnel: Tunnel) -> None:
         tunnel.service.sinks["1001"][0].end()
         seen = [event.type async for event in stream]
     assert seen == ["snapshot", "session.ended"]
+
+
+async def test_requests_and_events_interleave_across_two_connectors(tunnel: Tunnel) -> None:
+    for name in ("c1", "c2"):
+        await tunnel.client(connector_id=name, connections=2).start()
+    await eventually(lambda: tunnel.relay.connections_usable == 4)
+    agents = [str(3000 + n) for n in range(10)]
+    async with asyncio.timeout(seconds(20)):
+        streams = {a: await tunnel.relay.open_events(principal(a), since=None) for a in agents}
+
+        async def consume(agent: str) -> list[int]:
+            seqs = []
+            async for event in streams[agent]:
+                seqs.append(event.seq)
+                if event.seq == 300:
+                    break
+            return seqs
+
+        async def produce() -> None:
+            for _ in range(300):
+                for agent in agents:
+                    tunnel.service.publish(agent)
+                await asyncio.sleep(0)  # a trickle, as Finesse would send them
+
+        consumers = [asyncio.create_task(consume(a)) for a in agents]
+        requests = asyncio.gather(
+            *(tunnel.relay.request(request(agent=agents[n % 10]), timeout_s=seconds(10)) for n in range(200))
+        )
+        _, responses = await asyncio.gather(produce(), requests)
+        results = await asyncio.gather(*consumers)
+    assert all(seqs == list(range(0, 301)) for seqs in results)
+    assert [json.loads(r.body)["agent_id"] for r in responses] == [agents[n % 10] for n in range(200)]
+    assert {client.stats.connections_open for client in tunnel.clients} == {2}
+    assert all(client.stats.requests > 0 for client in tunnel.clients)  # both connectors got agents

@@ -100,7 +100,7 @@ def test_frames_are_bounded_in_bytes_not_characters() -> None:
     assert caught.value.reason == "frame_too_large"
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=512) | st.text(max_size=512))
 def test_garbage_is_only_ever_a_protocol_error(data: bytes | str) -> None:
     with contextlib.suppress(ProtocolError):
@@ -142,7 +142,7 @@ _fields = [
 ]
 
 
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 @given(
     st.sampled_from(sorted(f._DECODERS)),
     st.dictionaries(st.sampled_from(_fields), _json, max_size=10),
@@ -158,6 +158,7 @@ def test_well_formed_json_with_hostile_fields_is_a_frame_or_a_protocol_error(
     assert f.decode_frame(f.encode_frame(frame)) == frame
 
 
+@settings(deadline=None)
 @given(
     body=st.binary(max_size=300),
     headers=st.dictionaries(

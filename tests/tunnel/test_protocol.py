@@ -266,7 +266,7 @@ _frames = st.sampled_from(
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(_frames | st.binary(max_size=64) | st.text(max_size=64), max_size=30))
 def test_any_message_sequence_never_raises_and_failure_is_final(messages: list[str | bytes]) -> None:
     for side in pair():
