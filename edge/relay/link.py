@@ -193,8 +193,13 @@ class EdgeLink:
                         stream.deliver(agent_event)
                 case AttachConfirmed(sid):
                     stream = self.streams.get(sid)
-                    if stream is not None and not stream.attached.done():
+                    if stream is None:
+                        pass
+                    elif not stream.attached.done():
                         stream.attached.set_result(None)
+                    elif stream.awaiting_recovery:
+                        stream.awaiting_recovery = False
+                        stream.alert("connector_recovered")
                 case AttachRefused(sid, error):
                     stream = self.streams.pop(sid, None)
                     if stream is not None:

@@ -347,6 +347,7 @@ class TunnelRelay:
                 continue
             target = self._pick(stream.agent_id)
             stream.alert("connector_lost", reattaching=target is not None)
+            stream.awaiting_recovery = True
             if target is None:
                 self._orphans.add(stream)
             else:

@@ -52,6 +52,8 @@ class RelayEventStream:
         """The tunnel connection this stream is attached through (the relay sets it), or None."""
         self.sid: int | None = None
         self.attached: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.awaiting_recovery = False
+        """A ``connector_lost`` alert went out; the next confirmed re-attach sends ``connector_recovered``."""
         self._on_close = on_close
         self._on_overflow = on_overflow
         self._now = now
