@@ -136,3 +136,20 @@ async def test_a_peer_that_never_says_hello_is_dropped(
             await ws.recv()
     assert relay.stats.connections_refused == 1
     assert not relay.ready
+
+
+async def test_a_refused_reattach_ends_the_stream_with_the_connectors_reason(tunnel: Tunnel) -> None:
+    first = tunnel.client(connections=1)
+    await first.start()
+    await tunnel.connected(1)
+    async with asyncio.timeout(seconds(10)):
+        stream = await tunnel.relay.open_events(principal(), since=None)
+        assert (await anext(stream)).type == "snapshot"
+        await first.abort()
+        tunnel.service.refuse_agents.add("1001")  # the restarted connector has no session for the agent
+        await tunnel.client(connections=1).start()
+        rest = [json.loads(event.json)["data"] async for event in stream]
+    assert rest == [
+        {"kind": "connector_lost", "reattaching": False},
+        {"kind": "resync", "reason": "not_signed_in"},
+    ]
