@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -63,6 +63,14 @@ from connector.finesse.xmltree import DEFAULT_LIMITS, XmlLimits
 from edge.tunnel.errors import ApiError, BadRequest, UpstreamError, UpstreamTimeout
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class _Decoder(Protocol[T_co]):
+    """A body parser of :mod:`connector.finesse.parse`."""
+
+    def __call__(self, document: bytes, /, *, limits: XmlLimits) -> T_co: ...
+
 
 # The emulator's choice; Finesse's own URI for the device list is unconfirmed, hence configurable.
 DEFAULT_DEVICES_PATH = "/finesse/api/User/{agent_id}/Devices"
@@ -145,30 +153,27 @@ class FinesseClient:
 
     async def get_user(self, credentials: Credentials) -> User:
         """The agent's own User."""
-        body = await self._get("get_user", _user_path(credentials.agent_id), credentials)
-        return self._parsed(parse_user, body)
+        return await self._get("get_user", _user_path(credentials.agent_id), credentials, parse_user)
 
     async def get_reason_codes(
         self, credentials: Credentials, category: ReasonCodeCategory
     ) -> tuple[ReasonCode, ...]:
         """The reason codes of ``category`` the agent may use."""
         path = f"{_user_path(credentials.agent_id)}/ReasonCodes?category={quote(category.value, safe='')}"
-        body = await self._get("get_reason_codes", path, credentials)
-        return self._parsed(parse_reason_codes, body)
+        return await self._get("get_reason_codes", path, credentials, parse_reason_codes)
 
     async def get_wrap_up_reasons(self, credentials: Credentials) -> tuple[WrapUpReason, ...]:
         path = f"{_user_path(credentials.agent_id)}/WrapUpReasons"
-        body = await self._get("get_wrap_up_reasons", path, credentials)
-        return self._parsed(parse_wrap_up_reasons, body)
+        return await self._get("get_wrap_up_reasons", path, credentials, parse_wrap_up_reasons)
 
     async def get_dialogs(self, credentials: Credentials) -> tuple[Dialog, ...]:
         """The agent's current dialogs."""
-        body = await self._get("get_dialogs", f"{_user_path(credentials.agent_id)}/Dialogs", credentials)
-        return self._parsed(parse_dialogs, body)
+        return await self._get(
+            "get_dialogs", f"{_user_path(credentials.agent_id)}/Dialogs", credentials, parse_dialogs
+        )
 
     async def get_dialog(self, credentials: Credentials, dialog_id: DialogId) -> Dialog:
-        body = await self._get("get_dialog", _dialog_path(dialog_id), credentials)
-        return self._parsed(parse_dialog, body)
+        return await self._get("get_dialog", _dialog_path(dialog_id), credentials, parse_dialog)
 
     async def get_devices(
         self, credentials: Credentials, *, extension: str | None = None
@@ -179,13 +184,11 @@ class FinesseClient:
         if extension is not None:
             separator = "&" if "?" in path else "?"
             path = f"{path}{separator}extension={quote(extension, safe='')}"
-        body = await self._get("get_devices", path, credentials)
-        return self._parsed(parse_devices, body)
+        return await self._get("get_devices", path, credentials, parse_devices)
 
     async def get_system_info(self, credentials: Credentials | None = None) -> SystemInfo:
         """The side's SystemInfo (``in_service`` says whether it can be used)."""
-        body = await self._get("get_system_info", "/finesse/api/SystemInfo", credentials)
-        return self._parsed(parse_system_info, body)
+        return await self._get("get_system_info", "/finesse/api/SystemInfo", credentials, parse_system_info)
 
     # --- asynchronous requests (202, then a notification) ----------------------------------------------
 
@@ -247,11 +250,15 @@ class FinesseClient:
         request_id: RequestId | None,
     ) -> Accepted:
         request_id = request_id or self._request_ids()
-        await self._exchange(operation, method, path, credentials, body=body, request_id=request_id)
+        await self._exchange(
+            operation, method, path, credentials, body=body, request_id=request_id, decode=_ignore_body
+        )
         return Accepted(request_id)
 
-    async def _get(self, operation: str, path: str, credentials: Credentials | None) -> bytes:
-        return await self._exchange(operation, "GET", path, credentials)
+    async def _get(
+        self, operation: str, path: str, credentials: Credentials | None, parser: _Decoder[T]
+    ) -> T:
+        return await self._exchange(operation, "GET", path, credentials, decode=parser)
 
     async def _exchange(
         self,
@@ -260,10 +267,11 @@ class FinesseClient:
         path: str,
         credentials: Credentials | None,
         *,
+        decode: _Decoder[T],
         body: bytes | None = None,
         request_id: RequestId | None = None,
-    ) -> bytes:
-        """Send one request and return the success body; report it to the observer either way."""
+    ) -> T:
+        """Send one request and return its decoded success body; report it to the observer either way."""
         headers = {"Accept": "application/xml"}
         if credentials is not None:
             headers["Authorization"] = credentials.authorization()
@@ -289,7 +297,12 @@ class FinesseClient:
                 ) from exc
             if not 200 <= status < 300:
                 raise error_for_response(status=status, body=payload, side=self.side)
-            return payload
+            try:
+                return decode(payload, limits=self._xml_limits)
+            except FinesseProtocolError as exc:
+                raise UpstreamError(
+                    "finesse_bad_response", "Finesse sent an answer that cannot be read", reason=exc.reason
+                ) from exc
         except ApiError as exc:
             error_code = exc.code
             raise
@@ -326,13 +339,9 @@ class FinesseClient:
             return UpstreamTimeout("finesse_timeout", f"Finesse side {side} did not answer in time")
         return UpstreamError("finesse_connection_lost", f"the connection to Finesse side {side} failed")
 
-    def _parsed(self, parser: Callable[..., T], body: bytes) -> T:
-        try:
-            return parser(body, limits=self._xml_limits)
-        except FinesseProtocolError as exc:
-            raise UpstreamError(
-                "finesse_bad_response", "Finesse sent an answer that cannot be read", reason=exc.reason
-            ) from exc
+
+def _ignore_body(body: bytes, *, limits: XmlLimits) -> None:
+    """Asynchronous requests answer 202 without a body worth reading."""
 
 
 def _segment(value: str) -> str:

@@ -197,13 +197,14 @@ async def test_bad_password_html_page_is_auth_failed_and_never_retried(
     ],
 )
 async def test_refusals_and_bad_answers(
-    canned: CannedFinesse, canned_client: FinesseClient, status: int, body: bytes, code: str
+    canned: CannedFinesse, canned_client: FinesseClient, stats: CallStats, status: int, body: bytes, code: str
 ) -> None:
     canned.answer("GET", "/finesse/api/User/1001", Canned(status, body))
     with pytest.raises(ApiError) as caught:
         async with asyncio.timeout(seconds(5)):
             await canned_client.get_user(ANN)
     assert caught.value.code == code
+    assert stats.errors == {code: 1}
     if code == "finesse_not_implemented":
         assert caught.value.extra["error_type"] == "Not Implemented"
     if code == "finesse_bad_response":
