@@ -24,7 +24,7 @@ from .commands import Actor, DialogRequest, UserUpdate
 from .cti import DIALOG_ACTIONS, CallData, Cti
 from .directory import Directory
 from .hub import SIDES, Hub, Side
-from .model import MobileAgent
+from .model import MobileAgent, MobileMode
 from .notifier import Notifier
 from .timers import Scheduler, TimerHandle
 
@@ -286,15 +286,19 @@ class Cluster:
         mobile: MobileAgent | None = None
         if update.mobile_agent is not None:
             mode, dial_number = update.mobile_agent.mode, update.mobile_agent.dial_number
+            modes: dict[str, MobileMode] = {
+                "CALL_BY_CALL": "CALL_BY_CALL",
+                "NAILED_CONNECTION": "NAILED_CONNECTION",
+            }
             if not mode:
                 raise errors.parameter_missing("mode")
-            if mode not in ("CALL_BY_CALL", "NAILED_CONNECTION"):
+            if mode not in modes:
                 raise errors.invalid_input("mode", "mode must be CALL_BY_CALL or NAILED_CONNECTION")
             if not dial_number:
                 raise errors.parameter_missing("dialNumber")
             if not _DIAL_STRING.match(dial_number):
                 raise errors.invalid_input("dialNumber", "dialNumber must be a phone number")
-            mobile = MobileAgent(mode=mode, dial_number=dial_number)  # type: ignore[arg-type]
+            mobile = MobileAgent(mode=modes[mode], dial_number=dial_number)
         self._defer(
             lambda: self.cti.sign_in(
                 agent_id,

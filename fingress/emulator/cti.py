@@ -28,7 +28,7 @@ from .errors import (
     call_operation_failure,
 )
 from .hub import Side
-from .model import Agent, AgentState, Dialog, MobileAgent, Participant
+from .model import Agent, AgentState, CallType, Dialog, MobileAgent, Participant, ParticipantState
 from .notifier import Notifier
 from .timers import Scheduler
 
@@ -167,6 +167,10 @@ class Cti:
             agent.device_id = device_id or agent.device_id
             agent.signed_in_side = side
             self._changed(agent)
+            nailed = mobile is not None and mobile.mode == "NAILED_CONNECTION"
+            setup_pending = any(d.nailed_setup_for == agent.id for d in self.dialogs.values())
+            if nailed and not agent.nailed_connected and not setup_pending:
+                self._place_nailed_setup_call(agent, request_id)
         else:
             agent.extension = extension
             agent.device_id = device_id
@@ -188,7 +192,7 @@ class Cti:
         devices = [device.device_id for device in self._directory.devices(extension)]
         if device_id and device_id not in devices:
             return INVALID_DEVICE
-        if len(devices) > 1 and not device_id:
+        if len(devices) > 1 and not (device_id or (agent.signed_in and agent.device_id)):
             return INVALID_DEVICE
         holder = self.agent_on_extension(extension)
         if holder is not None and holder is not agent:
@@ -366,34 +370,44 @@ class Cti:
     # ----------------------------------------------------------------------------------------- dialogs
 
     def _new_dialog(
-        self, *, from_address: str, to_address: str, call_type: str, incoming: bool, **fields: str
+        self,
+        *,
+        from_address: str,
+        to_address: str,
+        call_type: CallType,
+        incoming: bool,
+        consult_of: str = "",
+        dialed_number: str = "",
+        nailed_setup_for: str = "",
     ) -> Dialog:
         dialog = Dialog(
             id=str(next(self._dialog_ids)),
             from_address=from_address,
             to_address=to_address,
-            call_type=call_type,  # type: ignore[arg-type]
+            call_type=call_type,
             incoming=incoming,
-            **fields,  # type: ignore[arg-type]
+            consult_of=consult_of,
+            dialed_number=dialed_number,
+            nailed_setup_for=nailed_setup_for,
         )
         self.dialogs[dialog.id] = dialog
         self._audience[dialog.id] = set()
         return dialog
 
-    def _participant(self, address: str, agent: Agent | None, state: str) -> Participant:
+    def _participant(self, address: str, agent: Agent | None, state: ParticipantState) -> Participant:
         now = self._scheduler.utc_now()
         return Participant(
             media_address=address,
             media_address_type="AGENT_DEVICE" if agent is not None else "EXTERNAL",
-            state=state,  # type: ignore[arg-type]
+            state=state,
             start_time=now,
             state_change_time=now,
             agent_id=agent.id if agent is not None else None,
             answered=state == "ACTIVE",
         )
 
-    def _set_participant_state(self, participant: Participant, state: str) -> None:
-        participant.state = state  # type: ignore[assignment]
+    def _set_participant_state(self, participant: Participant, state: ParticipantState) -> None:
+        participant.state = state
         participant.answered = participant.answered or state == "ACTIVE"
         participant.state_change_time = self._scheduler.utc_now()
 
@@ -512,9 +526,9 @@ class Cti:
             call_type="ACD_IN",
             incoming=True,
             dialed_number=self._system.dnis,
-            dnis=self._system.dnis,
-            queue_name=self._system.queue_name,
         )
+        dialog.dnis = self._system.dnis
+        dialog.queue_name = self._system.queue_name
         dialog.call_variables.update(call_variables)
         dialog.participants.append(self._participant(from_address, None, "ACTIVE"))
         dialog.participants.append(self._participant(agent.extension, agent, "ALERTING"))

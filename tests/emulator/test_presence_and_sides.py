@@ -158,3 +158,30 @@ def test_a_good_password_resets_the_count_and_unknown_users_lock_nothing(lab: Ha
         cluster.check_password("1001", "wrong")
     assert cluster.check_password("1001", "alice-pass") == "ok"
     assert all(cluster.check_password("nobody", "x") == "bad" for _ in range(10))
+
+
+def test_a_nailed_agent_re_registers_on_the_other_side_with_a_new_setup_call(lab: Harness) -> None:
+    nailed = MobileAgentRequest(mode="NAILED_CONNECTION", dial_number="0698")
+    on_b = lab.watch("1002", "B")
+    lab.sign_in("1002", "1002001", mobile_agent=nailed)
+    setup = on_b.dialog_events()[-1].text("data/dialogs/Dialog/id")
+    assert setup is not None
+    lab.cluster.cti.answer_on_phone(setup)
+    lab.ready("1002")
+    lab.cluster.set_in_service("A", False)
+    agent = lab.agent("1002")
+    assert agent.mobile_agent is None
+    assert not agent.nailed_connected
+    lab.sign_in("1002", "1002001", side="B", mobile_agent=nailed)
+    second = on_b.dialog_events()[-1]
+    assert second.event == "POST"
+    assert second.text("data/dialogs/Dialog/id") != setup
+    assert agent.state == "READY"
+
+
+def test_a_shared_line_agent_signs_in_again_without_repeating_the_device(lab: Harness) -> None:
+    lab.sign_in("1006", "3000", active_device_id="CSFAGENT1006")
+    lab.sign_in("1006", "3000")
+    agent = lab.agent("1006")
+    assert agent.state == "NOT_READY"
+    assert agent.device_id == "CSFAGENT1006"
