@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
 import structlog
@@ -30,15 +30,18 @@ class TunnelClient:
     """Dials the edges and serves their requests and event attachments through ``service``.
 
     ``ssl_context`` carries the connector's client certificate and trusts the tunnel CA (it must verify
-    the edge: ``CERT_REQUIRED``). Use as ``async with TunnelClient(...) as client:`` or ``start()`` /
-    ``drain()``.
+    the edge: ``CERT_REQUIRED``). It may be a factory instead, called for every dial, so a rotated
+    certificate is used from the next connection on; when a later call fails (``ConfigError``), the last
+    good context keeps being used and the failure is logged.
+
+    Use as ``async with TunnelClient(...) as client:`` or ``start()`` / ``drain()``.
     """
 
     def __init__(
         self,
         *,
         urls: Sequence[str],
-        ssl_context: ssl.SSLContext,
+        ssl_context: ssl.SSLContext | Callable[[], ssl.SSLContext],
         service: TunnelService,
         connector_id: str,
         connections_per_edge: int = 2,
@@ -60,14 +63,17 @@ class TunnelClient:
         problems += [
             ("urls", f"{url!r}: must start with wss://") for url in urls if not url.startswith("wss://")
         ]
-        if ssl_context.verify_mode != ssl.CERT_REQUIRED:
+        # A factory is called once now, so that bad certificate files fail at start-up, not at first dial.
+        initial_context = ssl_context if isinstance(ssl_context, ssl.SSLContext) else ssl_context()
+        if initial_context.verify_mode != ssl.CERT_REQUIRED:
             problems.append(("ssl_context", "must verify the edge's certificate (CERT_REQUIRED)"))
         if connections_per_edge < 1:
             problems.append(("connections_per_edge", "must be at least 1"))
         if problems:
             raise ConfigError("tunnel client", problems)
         self._urls = tuple(urls)
-        self._ssl_context = ssl_context
+        self._ssl_source = ssl_context
+        self._ssl_context = initial_context
         self._service = service
         self._connector_id = connector_id
         self._connections_per_edge = connections_per_edge
@@ -93,11 +99,11 @@ class TunnelClient:
     def from_config(
         cls, config: TunnelClientConfig, *, service: TunnelService, ssl_context: ssl.SSLContext | None = None
     ) -> TunnelClient:
-        """Build from the validated ``[tunnel]`` table; the TLS context is loaded from its files unless
-        given. Raises ``ConfigError``."""
+        """Build from the validated ``[tunnel]`` table. Unless a context is given, the certificate files are
+        read again for every dial (rotation needs no restart). Raises ``ConfigError``."""
         return cls(
             urls=config.urls,
-            ssl_context=ssl_context or client_ssl_context(config),
+            ssl_context=ssl_context or (lambda: client_ssl_context(config)),
             service=service,
             connector_id=config.connector_id,
             connections_per_edge=config.connections_per_edge,
@@ -122,6 +128,11 @@ class TunnelClient:
         for url in self._urls:
             for index in range(self._connections_per_edge):
                 self._slots.append(asyncio.create_task(self._run_slot(url), name=f"tunnel-slot-{index}"))
+
+    @property
+    def links(self) -> tuple[ConnectorLink, ...]:
+        """The handshaken connections, for diagnostics (and tests that cut one)."""
+        return tuple(self._links)
 
     @property
     def connections_open(self) -> int:
@@ -187,7 +198,7 @@ class TunnelClient:
         try:
             connection = await dial(
                 url,
-                ssl_context=self._ssl_context,
+                ssl_context=self._dial_context(),
                 open_timeout_s=self._open_timeout_s,
                 max_frame_bytes=self._max_frame_bytes,
                 keepalive_interval_s=self._keepalive_interval_s,
@@ -231,6 +242,20 @@ class TunnelClient:
             link.abort()
         self._log.info("tunnel_disconnected", edge_id=protocol.peer_id)
         return True
+
+    def _dial_context(self) -> ssl.SSLContext:
+        if isinstance(self._ssl_source, ssl.SSLContext):
+            return self._ssl_source
+        try:
+            context = self._ssl_source()
+        except ConfigError as error:
+            self._log.warning("tunnel_tls_reload_failed", problems=error.problems)
+            return self._ssl_context
+        if context.verify_mode != ssl.CERT_REQUIRED:
+            self._log.warning("tunnel_tls_reload_failed", problems=[("ssl_context", "not CERT_REQUIRED")])
+            return self._ssl_context
+        self._ssl_context = context
+        return context
 
     def _notify(self) -> None:
         self._changed.set()

@@ -180,6 +180,11 @@ class TunnelRelay:
         """True while at least one connector connection is up and not draining."""
         return not self._draining and any(link.usable for link in self._links)
 
+    @property
+    def links(self) -> tuple[EdgeLink, ...]:
+        """The handshaken connector connections, for diagnostics (and tests that cut one)."""
+        return tuple(self._links)
+
     def connection_count(self) -> int:
         """Connector connections up now (the metrics gauge reads this at scrape time)."""
         return len(self._links)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from connector.tunnel.client import TunnelClient
 from connector.tunnel.config import client_ssl_context, parse_tunnel_config
 from edge.tunnel.errors import ConfigError
 from tests.support.timing import seconds
-from tests.tunnel.conftest import Tunnel, request
+from tests.tunnel.conftest import Tunnel, eventually, request
 
 VALID = {
     "urls": ["wss://edge:8444/tunnel"],
@@ -68,3 +69,35 @@ async def test_client_from_config_files_reaches_the_edge(
     async with asyncio.timeout(seconds(5)):
         response = await tunnel.relay.request(request(), timeout_s=seconds(2))
     assert response.status == 200
+
+
+async def test_a_context_factory_is_called_for_every_dial_and_a_failed_reload_keeps_the_last_good_one(
+    tunnel: Tunnel,
+) -> None:
+    calls: list[int] = []
+
+    def factory() -> ssl.SSLContext:
+        calls.append(len(calls))
+        if len(calls) == 3:
+            raise ConfigError("connector.toml", [("tunnel.cert_file", "cannot load")])
+        return tunnel.connector_ssl
+
+    client = TunnelClient(
+        urls=[tunnel.url],
+        ssl_context=factory,
+        service=tunnel.service,
+        connector_id="c1",
+        connections_per_edge=1,
+        backoff_base_s=0.01,
+        backoff_max_s=0.05,
+    )
+    tunnel.clients.append(client)
+    await client.start()
+    await tunnel.connected(1)
+    assert len(calls) == 2  # validated at construction, then the first dial
+    tunnel.relay.links[0].abort()  # the connection drops; the client redials with a fresh context: fails
+    await eventually(lambda: len(calls) >= 3 and client.connections_open == 1)
+    tunnel.relay.links[0].abort()  # and again: this reload works
+    await eventually(lambda: len(calls) >= 4 and client.connections_open == 1)
+    async with asyncio.timeout(seconds(5)):
+        assert (await tunnel.relay.request(request(), timeout_s=seconds(2))).status == 200

@@ -76,7 +76,7 @@ async def test_edge_drain_finishes_in_flight_refuses_new_and_ends_streams(tunnel
         assert refused.value.code == "draining"
         with pytest.raises(Unavailable):
             await tunnel.relay.open_events(principal("1002"), since=None)
-        await eventually(lambda: all(link.edge_draining for link in client._links))
+        await eventually(lambda: all(link.edge_draining for link in client.links))
         tunnel.service.release.set()
         response = await in_flight
         await draining
