@@ -47,8 +47,9 @@ class TunnelRelay:
     """Accepts connector tunnels and implements ``edge.upstream.Upstream`` over them.
 
     ``ssl_context`` must require client certificates (``CERT_REQUIRED``) from the tunnel CA; a connector
-    is accepted only when its certificate carries one of ``allowed_identities`` (subject CN, SAN DNS name
-    or SAN URI, exact match). Use as ``async with TunnelRelay(...) as relay:`` or ``start()`` /
+    is accepted only when its certificate carries one of ``allowed_identities`` (exact match; an identity
+    written as a URI matches only a SAN URI, any other a subject CN or SAN DNS name; see
+    :mod:`edge.relay.identity`). Use as ``async with TunnelRelay(...) as relay:`` or ``start()`` /
     ``drain()``.
     """
 
@@ -105,6 +106,7 @@ class TunnelRelay:
     # --- lifecycle -----------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Bind and listen (``port=0`` picks a free port: see :attr:`port`). Raises ``OSError``."""
         self._server = await serve(
             self._serve_connection,
             self._host,
@@ -348,7 +350,10 @@ class TunnelRelay:
                     Unavailable("connector_lost", "the connector connection was lost")
                 )
                 continue
-            if stream.ended or self._draining:
+            if stream.ended:
+                continue
+            if self._draining:
+                stream.end_with_resync("edge_draining")
                 continue
             target = self._pick(stream.agent_id)
             stream.alert("connector_lost", reattaching=target is not None)
