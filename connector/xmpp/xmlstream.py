@@ -139,9 +139,11 @@ class _TreeBuilder:
         if level < self.stanza_depth:
             self.events.append(StreamClosed())
             return
+        # Checked before the pop: with the stack empty _check_size looks at nothing, and a stanza whose
+        # text expat reported in one go (a single large read) would pass unmeasured.
+        self._check_size()
         element = self._stack.pop()
         if level == self.stanza_depth:
-            self._check_size()
             self.events.append(StanzaReceived(element))
 
     def _text(self, data: str) -> None:
