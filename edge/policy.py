@@ -170,12 +170,30 @@ def parse_policy(text: str, *, source: str) -> Policy:
 
 
 def load_policy(path: Path) -> Policy:
-    """Read and validate the policy file at ``path``. Raises ``ConfigError``."""
+    """Read and validate the policy file at ``path``; relative file paths in it are resolved against
+    its folder. Raises ``ConfigError``."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(path.name, [("", f"cannot read: {error.__class__.__name__}")]) from error
-    return parse_policy(text, source=path.name)
+    return _resolve_paths(parse_policy(text, source=path.name), path.parent)
+
+
+def _resolve_paths(policy: Policy, folder: Path) -> Policy:
+    def resolved(value: Path | None) -> Path | None:
+        return folder / value if value is not None and not value.is_absolute() else value
+
+    return policy.model_copy(
+        update={
+            "oauth": policy.oauth.model_copy(update={"ca_file": resolved(policy.oauth.ca_file)}),
+            "tls": policy.tls.model_copy(
+                update={
+                    "cert_file": resolved(policy.tls.cert_file),
+                    "key_file": resolved(policy.tls.key_file),
+                }
+            ),
+        }
+    )
 
 
 def _message(msg: str) -> str:

@@ -3,6 +3,8 @@ relay the connector's answer, and write the audit line for actions."""
 
 from __future__ import annotations
 
+import asyncio
+
 import structlog
 from starlette.requests import Request
 from starlette.responses import Response
@@ -10,12 +12,13 @@ from starlette.responses import Response
 from edge.api.models import DialogAction
 from edge.api.validation import validated_body, validated_query
 from edge.hygiene.context import context_of
-from edge.tunnel.errors import ApiError, UpstreamError
+from edge.tunnel.errors import ApiError, UpstreamError, UpstreamTimeout
 from edge.tunnel.messages import TunnelRequest
 from edge.upstream import Upstream
 
 # Only these headers of the connector's answer reach the client.
 _RELAYED_HEADERS = frozenset({"content-type", "retry-after"})
+_BACKSTOP_GRACE_S = 1.0
 
 
 class Forwarder:
@@ -43,9 +46,13 @@ class Forwarder:
         )
         status = 0
         try:
-            answer = await self._upstream.request(
-                tunnel_request, timeout_s=context.snapshot.policy.limits.request_timeout_s
-            )
+            timeout_s = context.snapshot.policy.limits.request_timeout_s
+            # The upstream enforces timeout_s itself; this backstop only guards against one that does not.
+            try:
+                async with asyncio.timeout(timeout_s + _BACKSTOP_GRACE_S):
+                    answer = await self._upstream.request(tunnel_request, timeout_s=timeout_s)
+            except TimeoutError:
+                raise UpstreamTimeout("upstream_timeout", "The connector did not answer in time.") from None
             if not 200 <= answer.status <= 599:
                 raise UpstreamError("bad_upstream_status", "The connector gave an invalid answer.")
             status = answer.status

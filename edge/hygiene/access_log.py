@@ -70,4 +70,5 @@ class AccessLogMiddleware:
             request_id=context.request_id,
             client_ip=context.client_ip,
             agent_id=context.principal.agent_id if context.principal else None,
+            auth_failure=context.auth_failure,
         )

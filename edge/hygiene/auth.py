@@ -35,6 +35,7 @@ class AuthMiddleware:
                 context.principal = await self._authenticate(scope)
             except InvalidToken as error:
                 self.metrics.auth_failures.labels(reason=error.reason.value).inc()
+                context.auth_failure = error.reason.value
                 raise
         await self.app(scope, receive, send)
 

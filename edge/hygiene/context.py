@@ -25,6 +25,8 @@ class EdgeContext:
     client_ip: str
     match: RouteMatch | None = None
     principal: Principal | None = field(default=None, repr=False)
+    # Why authentication failed (an AuthFailure label), for the access log line.
+    auth_failure: str | None = None
 
     @property
     def route_label(self) -> str:

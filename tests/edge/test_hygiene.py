@@ -235,6 +235,7 @@ async def test_access_and_audit_lines_without_secrets(edge: Edge) -> None:
     assert audits[2]["dialog_id"] == "42"
     access = [entry for entry in logs if entry["event"] == "request_handled"]
     assert len(access) == 6
+    assert {entry["auth_failure"] for entry in access} == {None}
     assert access[-1]["route"] == "/api/v1/events/ticket"
     assert {entry["status"] for entry in access} == {200, 201}
     text = repr(logs)
@@ -260,3 +261,11 @@ async def test_audit_line_records_refused_actions(make_edge: EdgeFactory) -> Non
     assert response.json()["error_type"] == "Invalid State"
     audits = [entry for entry in logs if entry["event"] == "audit"]
     assert [(a["action"], a["outcome_status"]) for a in audits] == [("state_change", 502)]
+
+
+async def test_refused_token_reason_is_in_the_access_line(edge: Edge) -> None:
+    with structlog.testing.capture_logs() as logs:
+        async with asyncio.timeout(seconds(10)):
+            await edge.client.get("/api/v1/agent", headers=edge.auth(lifetime_s=-60))
+    (line,) = [entry for entry in logs if entry["event"] == "request_handled"]
+    assert (line["status"], line["auth_failure"], line["agent_id"]) == (401, "expired", None)

@@ -184,3 +184,17 @@ def test_example_policy_parses_to_the_defaults() -> None:
         source="minimal.toml",
     )
     assert policy == minimal
+
+
+def test_relative_paths_are_resolved_against_the_policy_folder(tmp_path: Path) -> None:
+    from edge.policy import load_policy
+
+    path = tmp_path / "policy.toml"
+    path.write_text(
+        "[oauth]\nissuer='i'\naudience='a'\njwks_url='https://k'\nca_file='idp-ca.pem'\n"
+        "[tls]\ncert_file='certs/edge.pem'\nkey_file='/abs/edge.key'\n"
+    )
+    policy = load_policy(path)
+    assert policy.oauth.ca_file == tmp_path / "idp-ca.pem"
+    assert policy.tls.cert_file == tmp_path / "certs" / "edge.pem"
+    assert policy.tls.key_file == Path("/abs/edge.key")

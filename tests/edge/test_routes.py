@@ -206,3 +206,15 @@ async def test_admin_surface_is_not_on_the_public_listener(edge: Edge) -> None:
         for path in ("/metrics", "/healthz", "/readyz", "/reload", "/policy/status"):
             response = await edge.client.get(path)
             assert response.status_code == 404
+
+
+async def test_an_upstream_that_never_answers_is_cut_off(make_edge: EdgeFactory) -> None:
+    async def silent(request: TunnelRequest) -> TunnelResponse:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    edge: Edge = await make_edge(FakeUpstream(handler=silent), limits={"request_timeout_s": 0.1})
+    async with asyncio.timeout(10):
+        response = await edge.client.get("/api/v1/dialogs", headers=edge.auth())
+    assert response.status_code == 504
+    assert response.json()["code"] == "upstream_timeout"
