@@ -153,3 +153,14 @@ async def test_a_refused_reattach_ends_the_stream_with_the_connectors_reason(tun
         {"kind": "connector_lost", "reattaching": False},
         {"kind": "resync", "reason": "not_signed_in"},
     ]
+
+
+async def test_streams_end_with_resync_when_the_edge_dies_under_them(tunnel: Tunnel) -> None:
+    await tunnel.client(connections=1).start()
+    await tunnel.connected(1)
+    async with asyncio.timeout(seconds(10)):
+        stream = await tunnel.relay.open_events(principal(), since=None)
+        assert (await anext(stream)).type == "snapshot"
+        await tunnel.relay.abort()
+        rest = [json.loads(event.json)["data"] async for event in stream]
+    assert rest == [{"kind": "resync", "reason": "edge_draining"}]
