@@ -154,6 +154,7 @@ class EmulatorServer:
         self._https_ports: dict[Side, int] = {**default_https, **(https_ports or {})}
         self._xmpp_ports: dict[Side, int] = {**default_xmpp, **(xmpp_ports or {})}
         self._scheduler = scheduler
+        self._own_scheduler: AsyncioScheduler | None = None
         self.hub = Hub()
         self._cluster: Cluster | None = None
         self._https: dict[Side, _HttpsListener] = {}
@@ -176,7 +177,11 @@ class EmulatorServer:
         return f"https://{host}:{self.https_port(side)}"
 
     async def __aenter__(self) -> Self:
-        scheduler = self._scheduler or AsyncioScheduler()
+        scheduler: Scheduler
+        if self._scheduler is not None:
+            scheduler = self._scheduler
+        else:
+            scheduler = self._own_scheduler = AsyncioScheduler()
         cluster = Cluster(cluster_config=self.config, hub=self.hub, scheduler=scheduler)
         self._cluster = cluster
         authenticator = Authenticator(
@@ -215,7 +220,9 @@ class EmulatorServer:
         await self.close()
 
     async def close(self) -> None:
-        """Stop every listener (idempotent)."""
+        """Stop every listener and pending timer (idempotent)."""
+        if self._own_scheduler is not None:
+            self._own_scheduler.close()
         xmpp, self._xmpp = self._xmpp, {}
         https, self._https = self._https, {}
         closing = [server.close() for server in xmpp.values()] + [

@@ -33,13 +33,26 @@ class Scheduler(Protocol):
 
 
 class AsyncioScheduler:
-    """Timers on the running event loop (construct it inside the loop)."""
+    """Timers on the running event loop (construct it inside the loop). :meth:`close` cancels the ones
+    still waiting, so a stopped emulator publishes nothing afterwards."""
 
     def __init__(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._waiting: set[asyncio.TimerHandle] = set()
 
     def call_later(self, delay_s: float, callback: Callable[[], None]) -> TimerHandle:
-        return self._loop.call_later(max(delay_s, 0.0), callback)
+        def fire() -> None:
+            self._waiting.discard(handle)
+            callback()
+
+        handle = self._loop.call_later(max(delay_s, 0.0), fire)
+        self._waiting.add(handle)
+        return handle
+
+    def close(self) -> None:
+        waiting, self._waiting = self._waiting, set()
+        for handle in waiting:
+            handle.cancel()
 
     def monotonic_s(self) -> float:
         return self._loop.time()

@@ -160,3 +160,27 @@ async def test_direct_tls_client_signs_in_and_receives_notifications(
         assert b"&lt;state&gt;NOT_READY&lt;/state&gt;" in received
     finally:
         writer.close()
+
+
+async def test_a_stopped_emulator_leaves_no_timer_behind(
+    emulator_config: EmulatorConfig, server_ssl_context: ssl.SSLContext
+) -> None:
+    server = EmulatorServer(
+        emulator_config=emulator_config,
+        ssl_context=server_ssl_context,
+        host="127.0.0.1",
+        https_ports={"A": 0, "B": 0},
+        xmpp_ports={"A": 0, "B": 0},
+    )
+    async with server:
+        session = RecordingSession()
+        server.hub.attach("A", "1001", session)
+        server.cluster.cti.sign_in(
+            "1001", extension="1001001", device_id="", mobile=None, side="A", request_id=""
+        )
+        server.cluster.cti.set_ready("1001", "")
+        server.cluster.offer_call(agent_id="1001", from_address="1", call_variables={})  # rings for 30 s
+        server.cluster.presence_changed("A", "1001", False)  # forced logout in 0.2 s
+        count = len(session.notifications)
+    await asyncio.sleep(seconds(0.4))  # longer than the presence delay: nothing may fire after close
+    assert len(session.notifications) == count
