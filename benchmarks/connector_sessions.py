@@ -1,14 +1,15 @@
 """Benchmark (not a test): N agent sessions in one connector process, against the emulator.
 
 Signs N agents in through the session manager (REST over TLS to the in-process emulator; notifications
-through links attached to the emulator's hub, so the XMPP wire is not part of the figures), then prints:
+through links attached to the emulator's hub, or with ``--xmpp ws|tls`` over the real XMPP client and the
+emulator's XMPP servers), then prints:
 
 * memory per session: Python allocations made by ``connector/`` code (tracemalloc) and the whole
   process's resident-set growth (which includes the emulator's own per-agent state);
 * event-processing cost: User notifications (the escaped ``Update`` document as Finesse sends it) fed
   to one session with one subscriber: parse → confirm → mirror → event log → sink, per event.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/connector_sessions.py --agents 2000 --events 20000
+    PYTHONPATH=. .venv/bin/python benchmarks/connector_sessions.py --agents 2000 --events 20000 [--xmpp ws]
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from connector.config import parse_config
 from connector.finesse.client import FinesseClient, build_http_client
 from connector.ops.metrics import ConnectorMetrics
 from connector.sessions.context import SessionContext
+from connector.sessions.links import LinkFactory
 from connector.sessions.manager import SessionManager
+from connector.sessions.xmpp_links import XmppLinkFactory
 from edge.tunnel.errors import ApiError
 from edge.tunnel.messages import AgentEvent, AgentId, Principal, TunnelRequest
 from fingress.emulator.config import EmulatorConfig, default_config_text
@@ -81,7 +84,7 @@ def request(agent: str, method: str, path: str, body: dict[str, Any]) -> TunnelR
     )
 
 
-async def main(agents: int, events: int, concurrency: int) -> None:
+async def main(agents: int, events: int, concurrency: int, xmpp: str) -> None:
     ca = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_context)
@@ -99,15 +102,25 @@ async def main(agents: int, events: int, concurrency: int) -> None:
     ):
         side = {
             "rest_url": emulator.base_url("A"),
-            "xmpp_address": "wss://127.0.0.1:1/ws/",
+            "xmpp_transport": "tls" if xmpp == "tls" else "ws",
+            "xmpp_address": (
+                f"127.0.0.1:{emulator.xmpp_port('A')}"
+                if xmpp == "tls"
+                else emulator.base_url("A").replace("https", "wss") + "/ws/"
+            ),
             "xmpp_domain": "finesse-a.emulator.test",
         }
         connector_config = parse_config({"finesse": {"side_a": side}})
         metrics = ConnectorMetrics()
+        links: LinkFactory = (
+            HubLinkFactory(emulator)
+            if xmpp == "hub"
+            else XmppLinkFactory(config=connector_config, ssl_context=client_context)
+        )
         context = SessionContext(
             config=connector_config,
             finesse={"A": FinesseClient(http=http, base_url=emulator.base_url("A"), observer=metrics)},
-            links=HubLinkFactory(emulator),
+            links=links,
             metrics=metrics,
         )
         manager = SessionManager(context=context)
@@ -178,5 +191,6 @@ if __name__ == "__main__":
     parser.add_argument("--agents", type=int, default=2000)
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--xmpp", choices=["hub", "ws", "tls"], default="hub")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.agents, arguments.events, arguments.concurrency))
+    asyncio.run(main(arguments.agents, arguments.events, arguments.concurrency, arguments.xmpp))
