@@ -26,6 +26,7 @@ from connector.ops.metrics import ConnectorMetrics
 from connector.sessions.context import SessionContext, extension_devices_client
 from connector.sessions.links import LinkFactory
 from connector.sessions.manager import SessionManager
+from connector.sessions.xmpp_links import XmppLinkFactory
 from connector.tunnel.client import TunnelClient
 
 _log = structlog.get_logger(__name__)
@@ -42,13 +43,14 @@ def finesse_ssl_context(config: ConnectorConfig) -> ssl.SSLContext:
 
 
 class Connector:
-    """One connector process. ``links`` opens the agents' notification links (XMPP in production)."""
+    """One connector process. ``links`` opens the agents' notification links; by default XMPP links to
+    the configured sides, trusting what ``finesse_tls`` (default: :func:`finesse_ssl_context`) trusts."""
 
     def __init__(
         self,
         *,
         config: ConnectorConfig,
-        links: LinkFactory,
+        links: LinkFactory | None = None,
         finesse_tls: ssl.SSLContext | None = None,
         tunnel_tls: ssl.SSLContext | None = None,
         metrics: ConnectorMetrics | None = None,
@@ -77,10 +79,10 @@ class Connector:
 
     async def __aenter__(self) -> Self:
         config = self.config
-        self._http = build_http_client(
-            ssl_context=self._finesse_tls or finesse_ssl_context(config),
-            timeout_s=config.finesse.request_timeout_s,
-        )
+        finesse_tls = self._finesse_tls or finesse_ssl_context(config)
+        if self._links is None:
+            self._links = XmppLinkFactory(config=config, ssl_context=finesse_tls)
+        self._http = build_http_client(ssl_context=finesse_tls, timeout_s=config.finesse.request_timeout_s)
         try:
             base_urls: dict[SideName, str] = {"A": config.finesse.side_a.rest_url}
             if config.finesse.side_b is not None:

@@ -11,17 +11,18 @@ from connector.runtime import Connector
 from edge.tunnel.messages import AgentId, Principal, TunnelRequest
 from fingress.emulator.server import EmulatorServer
 from tests.connector.conftest import connector_config
-from tests.connector.hublink import HubLinkFactory
+from tests.connector.test_xmpp_links import side_tables
 from tests.support.timing import seconds
 
 
 async def test_connector_serves_sessions_and_admin(
     emulator: EmulatorServer, client_ssl_context: ssl.SSLContext
 ) -> None:
-    config = connector_config(emulator, admin={"port": 0})
+    # Default links: the real XMPP client, here over WebSocket to the emulator's side A.
+    config = connector_config(emulator, admin={"port": 0}, **side_tables(emulator, "ws"))
     async with (
         asyncio.timeout(seconds(15)),
-        Connector(config=config, links=HubLinkFactory(emulator), finesse_tls=client_ssl_context) as connector,
+        Connector(config=config, finesse_tls=client_ssl_context) as connector,
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{connector.admin_port}") as admin,
     ):
         assert (await admin.get("/readyz")).status_code == 200
