@@ -75,8 +75,11 @@ class CannedFinesse:
 
 
 def listening_socket() -> socket.socket:
-    """A loopback socket already listening: clients may connect before uvicorn starts accepting."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """A loopback socket already listening: clients may connect before uvicorn starts accepting.
+
+    ``IPPROTO_TCP`` must be explicit: asyncio sets TCP_NODELAY only on accepted sockets whose protocol says
+    TCP, and without it every response split over two writes stalls ~40 ms (Nagle + delayed ACK)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
