@@ -58,6 +58,7 @@ class ServerLimits(_Section):
     # uvicorn refuses WebSocket messages above this before the app sees them.
     ws_max_message_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     graceful_shutdown_s: float = Field(default=10.0, ge=0, le=300)
+    # Ceiling of the ticket store's memory; the policy's events.max_tickets may only lower it.
     max_tickets: int = Field(default=10_000, ge=1, le=1_000_000)
 
 

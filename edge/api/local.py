@@ -24,8 +24,9 @@ class TicketEndpoint:
         assert context.principal is not None
         if await request.body() or request.scope.get("query_string"):
             raise BadRequest("unexpected_body", "This request takes no body or query.")
-        ttl_s = context.snapshot.policy.events.ticket_ttl_s
-        ticket = self._tickets.issue(context.principal, ttl_s=ttl_s)
+        events = context.snapshot.policy.events
+        ttl_s = events.ticket_ttl_s
+        ticket = self._tickets.issue(context.principal, ttl_s=ttl_s, max_tickets=events.max_tickets)
         answer = EventsTicket(ticket=ticket, expires_in_s=int(ttl_s))
         return JSONResponse(answer.model_dump(), status_code=201)
 

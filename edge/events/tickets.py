@@ -23,10 +23,12 @@ class TicketStore:
         # stop early, which the capacity bound still covers.
         self._tickets: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
-    def issue(self, principal: Principal, *, ttl_s: float) -> str:
-        """A new ticket for ``principal``, valid for ``ttl_s`` (the policy's value at issue time)."""
+    def issue(self, principal: Principal, *, ttl_s: float, max_tickets: int | None = None) -> str:
+        """A new ticket for ``principal``, valid for ``ttl_s``. ``max_tickets`` (the policy's cap at issue
+        time) can only lower the store's own ceiling."""
         self._purge()
-        while len(self._tickets) >= self._max_tickets:
+        cap = min(self._max_tickets, max_tickets) if max_tickets is not None else self._max_tickets
+        while len(self._tickets) >= cap:
             self._tickets.popitem(last=False)
         ticket = secrets.token_urlsafe(32)
         self._tickets[ticket] = (principal, self._clock() + ttl_s)

@@ -58,6 +58,9 @@ def test_ticket_store_is_bounded_and_purges_expired() -> None:
     clock.now += 31
     store.issue(principal(), ttl_s=30)
     assert len(store) == 1
+    for _ in range(3):
+        store.issue(principal(), ttl_s=30, max_tickets=2)
+    assert len(store) == 2
 
 
 def test_token_cache_honours_expiry_and_size() -> None:
