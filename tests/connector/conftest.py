@@ -31,7 +31,16 @@ PASSWORDS = {"1001": "alice-pass", "1002": "bob-pass", "1003": "carol-pass", "10
 
 @pytest.fixture
 async def emulator(server_ssl_context: ssl.SSLContext) -> AsyncIterator[EmulatorServer]:
+    async for server in start_emulator(server_ssl_context):
+        yield server
+
+
+async def start_emulator(
+    server_ssl_context: ssl.SSLContext, **behaviour: Any
+) -> AsyncIterator[EmulatorServer]:
+    """The emulator with millisecond timings; ``behaviour`` overrides its [behaviour] table."""
     base = load_config()
+    base = base.model_copy(update={"behaviour": base.behaviour.model_copy(update=behaviour)})
     timing = base.timing.model_copy(
         update={
             "async_processing_delay_s": 0.002,

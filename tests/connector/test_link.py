@@ -14,7 +14,7 @@ from connector.finesse.commands import RequestedState, StateChange
 from connector.finesse.credentials import PasswordCredentials
 from connector.finesse.ids import AgentId
 from fingress.emulator.server import EmulatorServer
-from tests.connector.conftest import Harness, eventually, make_harness, of_type
+from tests.connector.conftest import Harness, eventually, make_harness, of_type, start_emulator
 from tests.support.timing import seconds
 
 MOBILE = {"mode": "CALL_BY_CALL", "dial_number": "0791234567"}
@@ -200,3 +200,32 @@ async def test_finesse_presence_unavailable_moves_the_session(harness: Harness) 
     assert failover["data"]["to"] == "B"
     assert (await harness.finesse_agent("1003"))["state"] == "NOT_READY"
     assert await forced_changes(harness) == []
+
+
+@pytest.fixture
+async def logout_load_harness(
+    server_ssl_context: ssl.SSLContext, http: httpx.AsyncClient, client_ssl_context: ssl.SSLContext
+) -> AsyncIterator[Harness]:
+    # CCE's LOAD setting for presence loss set to sign the agent out (instead of NOT_READY).
+    async for emulator in start_emulator(server_ssl_context, forced_logout_load="logout"):
+        async for built in make_harness(emulator, http, client_ssl_context):
+            yield built
+
+
+async def test_stale_forced_logout_signing_out_is_repaired(logout_load_harness: Harness) -> None:
+    harness = logout_load_harness
+    await harness.sign_in("1001", extension="2001", mobile_agent=MOBILE)
+    sink = await harness.subscribe("1001")
+    await harness.call("1001", "PUT", "/api/v1/agent/state", {"state": "READY"})
+    harness.links.refused.add("A")
+    harness.links.cut("1001")
+    await sink.wait_for(of_type("agent.updated", state="LOGOUT"))
+    await sink.wait_for(of_type("alert", kind="stale_logout_repaired"))
+
+    async def restored() -> bool:
+        agent = await harness.finesse_agent("1001")
+        return agent["state"] == "READY" and bool(agent.get("mobile_agent"))
+
+    await eventually(restored)
+    assert "session.ended" not in sink.types()
+    assert harness.manager.session("1001") is not None  # type: ignore[arg-type]
