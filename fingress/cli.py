@@ -11,7 +11,15 @@ import sys
 from collections.abc import Sequence
 
 # Subcommand modules, in the order `fingress --help` lists them.
-_SUBCOMMANDS = ("fingress.emulator.command", "fingress.certs_command", "fingress.token_command")
+_SUBCOMMANDS = (
+    "fingress.demo.command",
+    "fingress.edge_command",
+    "fingress.connector_command",
+    "fingress.check_command",
+    "fingress.emulator.command",
+    "fingress.certs_command",
+    "fingress.token_command",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

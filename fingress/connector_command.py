@@ -1,0 +1,133 @@
+"""``fingress connector --config FILE``: the LAN tier in its own process.
+
+The composition root is :class:`connector.runtime.Connector` (sessions, shared HTTPS client, admin listener,
+tunnel client); this command loads and checks the file (the ``[tunnel]`` table is required here: a
+connector process without a tunnel serves nobody), builds the XMPP notification links and handles signals:
+SIGTERM / SIGINT drain (the edges move event streams away, in-flight requests finish, then the sessions
+stop without changing any agent's Finesse state); SIGHUP is logged and ignored: connector settings need a
+restart (its client certificate is read when the process starts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import ssl
+import sys
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from connector.config import ConnectorConfig, load_config
+from connector.runtime import Connector, finesse_ssl_context
+from connector.sessions.xmpp_links import XmppLinkFactory
+from edge.tunnel.errors import ConfigError
+from fingress.logging_setup import LOG_FORMATS, configure_logging
+
+
+def load_connector_file(path: Path) -> ConnectorConfig:
+    """Read and validate a connector file for ``fingress connector``: ``[tunnel]`` is required, and
+    relative file paths (tunnel certificates, Finesse CA files) resolve against the file's folder.
+    Raises ``ConfigError`` naming key paths."""
+    config = load_config(path)
+    if config.tunnel is None:
+        raise ConfigError(
+            str(path), [("tunnel", "required table: urls, connector_id, ca_file, cert_file, key_file")]
+        )
+    return _resolve_paths(config, path.parent)
+
+
+def _resolve_paths(config: ConnectorConfig, base: Path) -> ConnectorConfig:
+    def resolved(value: Path | None) -> Path | None:
+        return base / value if value is not None and not value.is_absolute() else value
+
+    update: dict[str, Any] = {}
+    tunnel = config.tunnel
+    if tunnel is not None:
+        update["tunnel"] = tunnel.model_copy(
+            update={name: resolved(getattr(tunnel, name)) for name in ("ca_file", "cert_file", "key_file")}
+        )
+    finesse = config.finesse
+    sides = {
+        name: side.model_copy(update={"ca_file": resolved(side.ca_file)})
+        for name, side in (("side_a", finesse.side_a), ("side_b", finesse.side_b))
+        if side is not None
+    }
+    update["finesse"] = finesse.model_copy(update=sides)
+    return config.model_copy(update=update)
+
+
+def build_connector(config: ConnectorConfig) -> Connector:
+    """The production connector: XMPP links to the configured Finesse sides. Raises ``ConfigError`` when a
+    CA file cannot be loaded."""
+    try:
+        finesse_tls = finesse_ssl_context(config)
+    except (OSError, ssl.SSLError) as error:
+        raise ConfigError(
+            "connector", [("finesse.*.ca_file", f"cannot load a CA file ({type(error).__name__})")]
+        ) from None
+    links = XmppLinkFactory(config=config, ssl_context=finesse_tls)
+    return Connector(config=config, links=links, finesse_tls=finesse_tls)
+
+
+def register(subparsers: Any) -> None:
+    """Add ``connector`` to the ``fingress`` parser."""
+    parser = subparsers.add_parser(
+        "connector",
+        help="run the LAN tier (dials the edge, holds the Finesse sessions)",
+        description="Run the connector: dial the edges' tunnels, serve the agents' Finesse sessions.",
+    )
+    parser.add_argument(
+        "--config", type=Path, required=True, help="connector TOML file (see config/connector.toml)"
+    )
+    parser.add_argument(
+        "--log-format", choices=LOG_FORMATS, default="console", help="log lines (default console)"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging(args.log_format)
+    try:
+        config = load_connector_file(args.config)
+        connector = build_connector(config)
+    except ConfigError as error:
+        print(f"fingress connector: {error}", file=sys.stderr)
+        return 2
+    return asyncio.run(_serve(connector, config))
+
+
+async def _serve(connector: Connector, config: ConnectorConfig) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    log = structlog.get_logger("fingress.connector")
+    try:
+        await connector.__aenter__()
+    except ConfigError as error:
+        print(f"fingress connector: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"fingress connector: cannot listen: {error.strerror or error}", file=sys.stderr)
+        return 1
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(
+        signal.SIGHUP, lambda: log.warning("reload_not_supported", hint="restart to apply")
+    )
+    tunnel = config.tunnel
+    assert tunnel is not None  # load_connector_file requires it
+    print(f"connector {tunnel.connector_id}: dialling {', '.join(tunnel.urls)} (mTLS)", flush=True)
+    for name, side in (("A", config.finesse.side_a), ("B", config.finesse.side_b)):
+        if side is not None:
+            print(
+                f"connector Finesse side {name}: REST {side.rest_url}  XMPP {side.xmpp_address}", flush=True
+            )
+    print(f"connector admin   http://{config.admin.host}:{connector.admin_port}/readyz", flush=True)
+    print("connector running (SIGTERM or Ctrl-C drains and stops)", flush=True)
+    await stop.wait()
+    print("connector draining", flush=True)
+    await connector.close()
+    print("connector stopped", flush=True)
+    return 0

@@ -1,0 +1,120 @@
+"""The configuration files the demo writes into its data directory and then runs from, through the same
+loaders as ``fingress edge`` and ``fingress connector`` (so what the demo runs is what they would run)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from fingress.demo.ports import HOST, DemoPorts
+from fingress.emulator.config import EmulatorConfig
+from fingress.pki import DevPki, write_atomically
+
+CONNECTOR_ID = "connector-1"
+AUDIENCE = "fingress"
+AGENT_CLAIM = "agent_id"
+SCOPE = "finesse.agent"
+# The emulator's sample NOT_READY reason "Break": what the connector applies when the presence grace ends.
+GRACE_REASON_CODE_ID = "1"
+
+
+def _s(value: str | Path) -> str:
+    # JSON string syntax is valid TOML basic-string syntax for these values.
+    return json.dumps(str(value))
+
+
+@dataclass(frozen=True)
+class DemoFiles:
+    edge: Path
+    policy: Path
+    connector: Path
+
+
+def issuer_url(ports: DemoPorts) -> str:
+    return f"https://{HOST}:{ports.idp}"
+
+
+def write_demo_files(
+    data_dir: Path, *, ports: DemoPorts, pki: DevPki, emulator: EmulatorConfig, disconnect_grace_s: float
+) -> DemoFiles:
+    """Write ``edge.toml``, ``policy.toml`` and ``connector.toml`` for this run (replacing older ones)."""
+    files = DemoFiles(
+        edge=data_dir / "edge.toml", policy=data_dir / "policy.toml", connector=data_dir / "connector.toml"
+    )
+    issuer = issuer_url(ports)
+    policy = f"""# Written by `fingress demo` for this run; see config/policy.toml for every key.
+[oauth]
+issuer = {_s(issuer)}
+audience = {_s(AUDIENCE)}
+discovery_url = {_s(issuer + "/.well-known/openid-configuration")}
+agent_id_claim = {_s(AGENT_CLAIM)}
+required_scope = {_s(SCOPE)}
+ca_file = {_s(pki.ca_file)}
+jwks_min_refetch_interval_s = 1.0
+
+[tls]
+cert_file = {_s(pki.server_cert_file)}
+key_file = {_s(pki.server_key_file)}
+"""
+    edge = f"""# Written by `fingress demo` for this run; see config/edge.toml for every key.
+policy_file = {_s(files.policy.name)}
+
+[public]
+host = {_s(HOST)}
+port = {ports.public}
+
+[admin]
+host = {_s(HOST)}
+port = {ports.admin}
+
+[tunnel]
+host = {_s(HOST)}
+port = {ports.tunnel}
+cert_file = {_s(pki.server_cert_file)}
+key_file = {_s(pki.server_key_file)}
+client_ca_file = {_s(pki.ca_file)}
+allowed_identities = [{_s(CONNECTOR_ID)}]
+
+[server]
+graceful_shutdown_s = 2.0
+"""
+    sides = ""
+    for name, https_port in (("a", ports.emulator_a), ("b", ports.emulator_b)):
+        domain = emulator.sides.A.xmpp_domain if name == "a" else emulator.sides.B.xmpp_domain
+        sides += f"""
+[finesse.side_{name}]
+rest_url = {_s(f"https://{HOST}:{https_port}")}
+xmpp_transport = "ws"
+xmpp_address = {_s(f"wss://{HOST}:{https_port}/ws/")}
+xmpp_domain = {_s(domain)}
+ca_file = {_s(pki.ca_file)}
+"""
+    connector = f"""# Written by `fingress demo` for this run; see config/connector.toml for every key.
+[finesse]
+auth_mode = "password"
+{sides}
+[sessions]
+disconnect_grace_s = {float(disconnect_grace_s)}
+
+[sessions.grace_policy]
+action = "not_ready"
+reason_code_id = {_s(GRACE_REASON_CODE_ID)}
+
+[admin]
+host = {_s(HOST)}
+port = {ports.connector_admin}
+
+[tunnel]
+urls = [{_s(f"wss://{HOST}:{ports.tunnel}/tunnel")}]
+connector_id = {_s(CONNECTOR_ID)}
+connections_per_edge = 2
+ca_file = {_s(pki.ca_file)}
+cert_file = {_s(pki.connector_cert_file)}
+key_file = {_s(pki.connector_key_file)}
+backoff_max_s = 2.0
+drain_timeout_s = 2.0
+"""
+    for path, text in ((files.policy, policy), (files.edge, edge), (files.connector, connector)):
+        write_atomically(path, text.encode(), mode=0o644)
+    return files
