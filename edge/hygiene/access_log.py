@@ -1,7 +1,9 @@
-"""One structured log line and the request metrics for every request and event socket.
+"""One structured log line and the request metrics for every request and event socket, plus the audit
+line for every sign-in, sign-out, state change and call action — whatever its outcome, refusals by
+validation, rate limit or authentication included.
 
-The line names the route template, status, duration, request id, client IP and agent id. It never
-carries headers, the query string (it may hold a ticket) or a body; the path is cut short.
+The lines name the route template, status, duration, request id, client IP and agent id. They never
+carry headers, the query string (it may hold a ticket) or a body; the path is cut short.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class AccessLogMiddleware:
         self.metrics = metrics
         self.clock = clock
         self._log = structlog.get_logger("fingress.edge.access")
+        self._audit = structlog.get_logger("fingress.edge.audit")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -72,3 +75,14 @@ class AccessLogMiddleware:
             agent_id=context.principal.agent_id if context.principal else None,
             auth_failure=context.auth_failure,
         )
+        action = context.match.route.audit_action if context.match is not None else None
+        if action is not None:
+            self._audit.info(
+                "audit",
+                action=action,
+                dialog_action=context.audit_detail,
+                dialog_id=context.match.params.get("dialog_id") if context.match is not None else None,
+                agent_id=context.principal.agent_id if context.principal else None,
+                outcome_status=status,
+                request_id=context.request_id,
+            )

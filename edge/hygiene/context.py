@@ -27,6 +27,8 @@ class EdgeContext:
     principal: Principal | None = field(default=None, repr=False)
     # Why authentication failed (an AuthFailure label), for the access log line.
     auth_failure: str | None = None
+    # What the audit line adds to the route's action, e.g. the dialog action ("HOLD").
+    audit_detail: str | None = None
 
     @property
     def route_label(self) -> str:

@@ -269,3 +269,20 @@ async def test_refused_token_reason_is_in_the_access_line(edge: Edge) -> None:
             await edge.client.get("/api/v1/agent", headers=edge.auth(lifetime_s=-60))
     (line,) = [entry for entry in logs if entry["event"] == "request_handled"]
     assert (line["status"], line["auth_failure"], line["agent_id"]) == (401, "expired", None)
+
+
+async def test_refused_attempts_are_audited_too(make_edge: EdgeFactory) -> None:
+    edge: Edge = await make_edge(rate_limits={"sign_in": "1/minute"})
+    with structlog.testing.capture_logs() as logs:
+        async with asyncio.timeout(seconds(10)):
+            await edge.client.post("/api/v1/agent/session", json={"extension": "1"}, headers=edge.auth())
+            await edge.client.post("/api/v1/agent/session", json={"extension": "1"}, headers=edge.auth())
+            await edge.client.post("/api/v1/dialogs/7/actions", json={"action": "JUMP"}, headers=edge.auth())
+            await edge.client.put("/api/v1/agent/state", json={"state": "READY"})
+    audits = [(a["action"], a["agent_id"], a["outcome_status"]) for a in logs if a["event"] == "audit"]
+    assert audits == [
+        ("sign_in", "1001", 200),
+        ("sign_in", "1001", 429),
+        ("dialog_action", "1001", 400),
+        ("state_change", None, 401),
+    ]
