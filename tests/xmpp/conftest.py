@@ -1,0 +1,56 @@
+"""Prosody instances for the XMPP client tests (one per test session and configuration)."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from connector.xmpp.endpoint import TransportKind, XmppEndpoint, client_ssl_context
+from tests.xmpp.prosody import ProsodyServer, running_prosody
+
+USERS = {"agent1": "agent1-pass", "agent2": "agent2-pass", "publisher": "publisher-pass"}
+
+
+@pytest.fixture(scope="session")
+def prosody(ca: trustme.CA) -> Iterator[ProsodyServer]:
+    """PLAIN over TLS (``internal_plain``), like Finesse; ``publisher`` may create nodes and publish."""
+    with running_prosody(ca=ca, users=USERS, admins=("publisher",)) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def prosody_scram_only(ca: trustme.CA) -> Iterator[ProsodyServer]:
+    """Hashed passwords and PLAIN disabled: the server offers SCRAM only."""
+    with running_prosody(
+        ca=ca,
+        users=USERS,
+        authentication="internal_hashed",
+        disabled_mechanisms=(
+            "PLAIN",
+            "DIGEST-MD5",
+            "SCRAM-SHA-256",
+            "SCRAM-SHA-1-PLUS",
+            "SCRAM-SHA-256-PLUS",
+        ),
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def trusting_context(ca_file: Path) -> ssl.SSLContext:
+    """What a connector builds once from its configured CA file and shares across all sessions."""
+    return client_ssl_context(ca_file=ca_file)
+
+
+def endpoint_of(server: ProsodyServer, transport: TransportKind) -> XmppEndpoint:
+    if transport == "tls":
+        return XmppEndpoint(
+            host=server.host, port=server.c2s_tls_port, transport="tls", server_hostname=server.domain
+        )
+    return XmppEndpoint(
+        host=server.host, port=server.https_port, path="/xmpp-websocket", server_hostname=server.domain
+    )
