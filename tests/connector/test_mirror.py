@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from defusedxml import ElementTree
+from hypothesis import given
+from hypothesis import strategies as st
 
+from connector.finesse.errors import FinesseProtocolError
 from connector.finesse.ids import AgentId, DialogId, RequestId
 from connector.finesse.models import (
     AgentState,
@@ -137,3 +140,57 @@ def test_snapshot_and_source_parsing() -> None:
     assert mirror.snapshot()["agent"]["id"] == "1001"
     assert dialog_id_from_source("/finesse/api/Dialog/42") == "42"
     assert dialog_id_from_source("/finesse/api/User/42") is None
+
+
+_DIALOG_STATES = ["ALERTING", "ACTIVE", "HELD", "DROPPED", "FAILED", "WRAP_UP", "INITIATED"]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(list(UpdateEvent)),
+            st.sampled_from(["1", "2", "3"]),
+            st.sampled_from(_DIALOG_STATES),
+            st.sampled_from(_DIALOG_STATES),
+            st.booleans(),
+        ),
+        max_size=40,
+    )
+)
+def test_any_dialog_history_keeps_created_and_ended_paired(
+    history: list[tuple[UpdateEvent, str, str, str, bool]],
+) -> None:
+    """Whatever Finesse sends, in any order: every dialog.ended follows a dialog.created of that dialog,
+    updates only concern open dialogs, and the open dialogs are exactly those created and not ended."""
+    mirror = AgentMirror(AgentId("1001"))
+    mirror.apply(Update(UpdateEvent.PUT, "/finesse/api/User/1001", user()))
+    open_ids: set[str] = set()
+    for event, dialog_id, dialog_state, own_state, as_list in history:
+        built = Dialog(
+            id=DialogId(dialog_id),
+            state=dialog_state,
+            participants=(Participant(media_address="1001", state=own_state, actions=("DROP",)),),
+        )
+        data = DialogList((built,)) if as_list else built
+        for draft in mirror.apply(Update(event, f"/finesse/api/Dialog/{dialog_id}", data)):
+            if draft.type == "dialog.created":
+                assert dialog_id not in open_ids
+                open_ids.add(dialog_id)
+            elif draft.type == "dialog.ended":
+                assert draft.data["id"] in open_ids
+                open_ids.discard(draft.data["id"])
+            else:
+                assert draft.type == "dialog.updated"
+                assert draft.data["id"] in open_ids
+        assert set(mirror.dialogs) == open_ids
+
+
+@given(st.text(max_size=400))
+def test_hostile_notification_text_is_dropped_quietly(text: str) -> None:
+    """What the XMPP link hands over is untrusted: garbage produces no event and no exception."""
+    mirror = AgentMirror(AgentId("1001"))
+    try:
+        update = parse_update(text)
+    except FinesseProtocolError:
+        return
+    mirror.apply(update)
