@@ -23,7 +23,8 @@ async def serving_websocket(
     """Side A's ``/ws/`` on a loopback port (yielded); stopped on exit."""
     app = Starlette(routes=[websocket_route(side="A", hub=hub, cluster=cluster, settings=settings)])
     # A socket already listening: clients may connect before uvicorn starts accepting.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when proto is TCP.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)
     config = uvicorn.Config(

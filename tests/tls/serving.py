@@ -44,7 +44,8 @@ ContextFactory = Callable[[Any, Callable[[], ssl.SSLContext]], ssl.SSLContext]
 
 def bound_listener() -> socket.socket:
     """A listening TCP socket on 127.0.0.1, port chosen by the kernel (``getsockname()[1]``)."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when proto is TCP.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     listener.listen(128)
