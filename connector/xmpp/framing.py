@@ -81,7 +81,7 @@ class StreamFraming:
         self._outgoing.append("</stream:stream>")
 
     def receive(self, data: bytes | str) -> list[StreamEvent]:
-        raw = data.encode("utf-8") if isinstance(data, str) else data
+        raw = data.encode("utf-8", "replace") if isinstance(data, str) else data
         events = self._parser.feed(raw)
         if not self._header_expected or not events:
             return events
@@ -125,7 +125,12 @@ class WebSocketFraming:
             self._ended = True
             return [StreamFailed("bad-format", "XMPP over WebSocket uses text messages")]
         try:
-            element = parse_frame(data, max_bytes=self._max_stanza_bytes, max_depth=self._max_depth)
+            raw = data.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: websockets never delivers them, a caller might
+            self._ended = True
+            return [StreamFailed("not-well-formed", "text is not valid Unicode")]
+        try:
+            element = parse_frame(raw, max_bytes=self._max_stanza_bytes, max_depth=self._max_depth)
         except ProtocolError as error:
             self._ended = True
             return [StreamFailed(error.reason, error.detail)]
