@@ -27,12 +27,11 @@ from limits.aio.storage import Storage
 from edge.api.routes import ROUTES, RouteTable
 from edge.auth.keys import HttpJwksFetcher, KeyCache
 from edge.auth.verifier import TokenVerifier
+from edge.client_ip import IpNetwork
 from edge.metrics import EdgeMetrics
 from edge.policy import OAuthPolicy, Policy, RateLimitPolicy, load_policy
 from edge.ratelimit import EdgeRateLimiter, build_storage
 from edge.tunnel.errors import ConfigError
-
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +80,9 @@ class PolicyRuntime:
         self._snapshot: PolicySnapshot | None = None
         self._key_cache: tuple[tuple[Any, ...], KeyCache] | None = None
         self._storage: tuple[tuple[str, int], Storage] | None = None
-        # Clients and storages replaced by a reload may still serve in-flight requests: closed at the end.
-        self._retired_clients: list[httpx.AsyncClient] = []
+        # Every key-fetching client ever built: one replaced by a reload may still serve an in-flight
+        # request, so they are all closed only when the runtime closes.
+        self._clients: list[httpx.AsyncClient] = []
         self._file_stamp: tuple[int, int] | None = None
         self._loaded_at: float | None = None
         self._last_error: str | None = None
@@ -163,8 +163,8 @@ class PolicyRuntime:
         }
 
     async def aclose(self) -> None:
-        clients = list(self._retired_clients)
-        self._retired_clients.clear()
+        clients = list(self._clients)
+        self._clients.clear()
         for client in clients:
             await client.aclose()
         self._storage = None
@@ -216,7 +216,7 @@ class PolicyRuntime:
         if self._key_cache is not None and self._key_cache[0] == identity:
             return self._key_cache
         client = httpx.AsyncClient(verify=_idp_tls_context(oauth.ca_file), follow_redirects=False)
-        self._retired_clients.append(client)
+        self._clients.append(client)
         keys = KeyCache(
             fetcher=HttpJwksFetcher(
                 client=client,
