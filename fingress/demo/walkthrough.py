@@ -11,8 +11,6 @@ from typing import Any
 
 # The agent the walkthrough uses: a desk-phone agent whose wrap-up is required (so every step shows).
 WALKTHROUGH_AGENT = "1002"
-NOT_READY_REASON_CODE_ID = 1  # "Break" in the emulator's sample data
-LOGOUT_REASON_CODE_ID = 11  # "End of shift"
 WRAP_UP_REASON = "Sale"
 CALLER = "5550100"
 
@@ -50,11 +48,9 @@ def walkthrough_steps(agent: dict[str, Any]) -> dict[str, ApiCall]:
             "Go NOT_READY (Finesse signs agents out only from NOT_READY)",
             "PUT",
             "/api/v1/agent/state",
-            {"state": "NOT_READY", "reason_code_id": NOT_READY_REASON_CODE_ID},
+            {"state": "NOT_READY"},
         ),
-        "sign_out": ApiCall(
-            "Sign out", "DELETE", "/api/v1/agent/session", {"reason_code_id": LOGOUT_REASON_CODE_ID}
-        ),
+        "sign_out": ApiCall("Sign out", "DELETE", "/api/v1/agent/session"),
     }
 
 
