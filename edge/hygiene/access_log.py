@@ -59,9 +59,13 @@ class AccessLogMiddleware:
         context = context_of(scope)
         method = scope.get("method", "GET")
         route = context.route_label
-        self.metrics.requests.labels(route=route, method=method, status=str(status)).inc()
         if scope["type"] == "http":
+            label = str(status)
             self.metrics.latency.labels(route=route, method=method).observe(duration_s)
+        else:
+            # A socket's outcome is its close code (a bounded set, edge.events.close_codes).
+            label = f"ws_{close_code}" if close_code is not None else "ws_client_closed"
+        self.metrics.requests.labels(route=route, method=method, status=label).inc()
         self._log.info(
             "request_handled" if scope["type"] == "http" else "event_socket_closed",
             method=method,

@@ -107,6 +107,8 @@ async def test_ticket_opens_one_socket_once(edge: Edge, client_ssl_context: ssl.
         async with socket(edge, client_ssl_context, f"ticket={ticket}") as ws:
             assert await close_code(ws) == CloseCode.UNAUTHORIZED
         assert await edge.metric("fingress_edge_auth_failures_total", reason="bad_ticket") == 1
+        refused = await edge.metric("fingress_edge_requests_total", route="/api/v1/events", status="ws_4401")
+        assert refused == 1
 
 
 async def test_ticket_is_bound_to_its_agent(edge: Edge, client_ssl_context: ssl.SSLContext) -> None:
