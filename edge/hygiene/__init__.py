@@ -1,7 +1,10 @@
-"""The public app's pure-ASGI middlewares, one concern each, outermost first:
+"""The public app's pure-ASGI middlewares, one concern each, outermost first (see ``edge.app``):
 
-``ContextMiddleware`` (pins the policy snapshot, request id, client IP) → ``AccessLogMiddleware`` (one
-log line and metrics per request) → ``ProblemMiddleware`` (any error becomes problem+json or a close
-code) → ``SecurityHeadersMiddleware`` → ``CorsMiddleware`` → ``SizeLimitMiddleware`` →
-``AllowListMiddleware`` → ``AuthMiddleware`` (with the rate limits around it) → the routes.
+``ContextMiddleware`` (pins the policy snapshot; request id; client IP) → ``AccessLogMiddleware`` (one
+log line, the audit line and metrics per request) → ``SecurityHeadersMiddleware`` → ``CorsMiddleware``
+(so refusals carry CORS headers too) → ``ProblemMiddleware`` (any error becomes problem+json or a close
+code) → ``SizeLimitMiddleware`` → ``AllowListMiddleware`` → ``IpRateLimitMiddleware`` →
+``AuthMiddleware`` → ``AgentRateLimitMiddleware`` → the routes.
+
+They share per-request state through :class:`edge.hygiene.context.EdgeContext` in the ASGI scope.
 """
