@@ -1,0 +1,222 @@
+"""The asyncio transports against scripted servers on loopback: dead links, drops, hostile servers,
+refused connections and timeouts, over real TLS and real WebSocket connections."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from connector.xmpp import errors
+from connector.xmpp.connection import XmppConnection
+from connector.xmpp.endpoint import TransportKind, XmppEndpoint
+from connector.xmpp.errors import XmppError
+from connector.xmpp.events import SessionClosed, SessionFailed
+from connector.xmpp.settings import SessionOptions
+from tests.support.timing import seconds
+from tests.xmpp import transcripts as t
+from tests.xmpp.scripted import Behaviour, ScriptedServer, tls_server, websocket_server
+
+TRANSPORTS: list[TransportKind] = ["websocket", "tls"]
+FAST = SessionOptions(
+    ping_interval_s=seconds(0.05),
+    ping_timeout_s=seconds(0.2),
+    close_timeout_s=seconds(0.3),
+    establish_timeout_s=seconds(2),
+)
+
+
+def scripted(
+    transport: TransportKind,
+) -> Callable[..., contextlib.AbstractAsyncContextManager[ScriptedServer]]:
+    return websocket_server if transport == "websocket" else tls_server
+
+
+async def connect(
+    server: ScriptedServer, context: ssl.SSLContext, options: SessionOptions = FAST, **kwargs: Any
+) -> XmppConnection:
+    assert server.endpoint is not None
+    async with asyncio.timeout(seconds(5)):
+        return await XmppConnection.connect(
+            account=t.account(), endpoint=server.endpoint, ssl_context=context, options=options, **kwargs
+        )
+
+
+@contextlib.asynccontextmanager
+async def connected(
+    transport: TransportKind,
+    behaviour: Behaviour,
+    server_context: ssl.SSLContext,
+    client_context: ssl.SSLContext,
+) -> AsyncIterator[tuple[ScriptedServer, XmppConnection]]:
+    async with scripted(transport)(behaviour, server_context) as server:
+        connection = await connect(server, client_context)
+        try:
+            yield server, connection
+        finally:
+            async with asyncio.timeout(seconds(5)):
+                await connection.close()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_unanswered_pings_mean_a_dead_link(
+    transport: TransportKind, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
+) -> None:
+    async with connected(transport, "silent", server_ssl_context, client_ssl_context) as (server, connection):
+        async with asyncio.timeout(seconds(5)):
+            outcome = await connection.wait_closed()
+        assert isinstance(outcome, SessionFailed)
+        assert (outcome.reason, outcome.condition) == (errors.TIMEOUT, "connection-timeout")
+        assert '<ping xmlns="urn:xmpp:ping"/>' in server.text
+        async with asyncio.timeout(seconds(5)):
+            await server.disconnected.wait()  # and the link was closed
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_dropped_connection_is_reported(
+    transport: TransportKind, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
+) -> None:
+    async with connected(transport, "drop", server_ssl_context, client_ssl_context) as (_, connection):
+        async with asyncio.timeout(seconds(5)):
+            outcome = await connection.wait_closed()
+        assert isinstance(outcome, SessionFailed)
+        assert outcome.reason == errors.CONNECTION_LOST
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_hostile_server_gets_a_stream_error_and_the_session_ends(
+    transport: TransportKind, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
+) -> None:
+    async with connected(transport, "hostile", server_ssl_context, client_ssl_context) as (
+        server,
+        connection,
+    ):
+        async with asyncio.timeout(seconds(5)):
+            outcome = await connection.wait_closed()
+            await server.disconnected.wait()
+        assert isinstance(outcome, SessionFailed)
+        assert outcome.reason == errors.STREAM_ERROR
+        assert outcome.condition in ("restricted-xml", "not-well-formed")
+        assert f'<{outcome.condition} xmlns="urn:ietf:params:xml:ns:xmpp-streams"/>' in server.text
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_events_iterator_ends_with_the_terminal_event(
+    transport: TransportKind, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
+) -> None:
+    async with connected(transport, "drop", server_ssl_context, client_ssl_context) as (_, connection):
+        async with asyncio.timeout(seconds(5)):
+            seen = [event async for event in connection.events()]
+        assert isinstance(seen[-1], SessionFailed)
+        assert seen[0].__class__.__name__ == "SessionEstablished"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_server_that_never_speaks_times_out(
+    transport: TransportKind, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
+) -> None:
+    async with scripted(transport)("mute", server_ssl_context) as server:
+        options = SessionOptions(establish_timeout_s=seconds(0.2))
+        with pytest.raises(XmppError) as raised:
+            await connect(server, client_ssl_context, options)
+        assert (raised.value.reason, raised.value.condition) == (errors.TIMEOUT, "connection-timeout")
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_close_does_not_wait_for_a_server_that_never_closes(
+    transport: TransportKind, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
+) -> None:
+    options = SessionOptions(close_timeout_s=seconds(0.2))
+    async with scripted(transport)("silent", server_ssl_context) as server:
+        connection = await connect(server, client_ssl_context, options)
+        async with asyncio.timeout(seconds(3)):
+            assert await connection.close() == SessionClosed(by_peer=False)
+            await server.disconnected.wait()
+        assert server.text.rstrip().endswith(
+            ('<close xmlns="urn:ietf:params:xml:ns:xmpp-framing"/>', "</stream:stream>")
+        )
+        assert '<presence type="unavailable"' in server.text or '" type="unavailable"/>' in server.text
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_closed_port_is_a_connect_failure(
+    transport: TransportKind, client_ssl_context: ssl.SSLContext
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, not listening: connections are refused
+        endpoint = XmppEndpoint(host="127.0.0.1", port=port, transport=transport)
+        with pytest.raises(XmppError) as raised:
+            async with asyncio.timeout(seconds(5)):
+                await XmppConnection.connect(
+                    account=t.account(), endpoint=endpoint, ssl_context=client_ssl_context
+                )
+    assert raised.value.reason == errors.CONNECT_FAILED
+    assert isinstance(raised.value.__cause__, OSError)
+    assert t.PASSWORD not in str(raised.value)
+
+
+async def test_a_websocket_server_without_the_xmpp_subprotocol_is_refused(
+    server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
+) -> None:
+    async with websocket_server("silent", server_ssl_context, subprotocol=None) as server:
+        with pytest.raises(XmppError) as raised:
+            await connect(server, client_ssl_context)
+    assert raised.value.reason == errors.CONNECT_FAILED
+    assert "xmpp" in raised.value.detail
+
+
+async def test_a_tls_endpoint_that_is_not_websocket_is_a_connect_failure(
+    server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
+) -> None:
+    async with tls_server("mute", server_ssl_context) as server:
+        assert server.endpoint is not None
+        as_websocket = XmppEndpoint(host="127.0.0.1", port=server.endpoint.port, server_hostname="localhost")
+        with pytest.raises(XmppError) as raised:
+            async with asyncio.timeout(seconds(5)):
+                await XmppConnection.connect(
+                    account=t.account(),
+                    endpoint=as_websocket,
+                    ssl_context=client_ssl_context,
+                    options=SessionOptions(establish_timeout_s=seconds(0.3)),
+                )
+    assert raised.value.reason in (errors.CONNECT_FAILED, errors.TIMEOUT)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_failing_event_handler_does_not_take_the_link_down(
+    transport: TransportKind, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
+) -> None:
+    calls: list[str] = []
+
+    def handler(event: object) -> None:
+        calls.append(type(event).__name__)
+        raise RuntimeError("bug in the session layer")
+
+    async with scripted(transport)("drop", server_ssl_context) as server:
+        connection = await connect(server, client_ssl_context, on_event=handler)
+        async with asyncio.timeout(seconds(5)):
+            outcome = await connection.wait_closed()
+    assert isinstance(outcome, SessionFailed)
+    assert calls == ["SessionEstablished", "SessionFailed"]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_cancelling_connect_leaves_nothing_running(
+    transport: TransportKind, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
+) -> None:
+    async with scripted(transport)("mute", server_ssl_context) as server:
+        before = len(asyncio.all_tasks())
+        attempt = asyncio.create_task(connect(server, client_ssl_context, SessionOptions()))
+        await asyncio.sleep(0)  # let it start: the cancel must reach an attempt in progress
+        attempt.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await attempt
+        async with asyncio.timeout(seconds(5)):
+            while len(asyncio.all_tasks()) > before:
+                await asyncio.sleep(0)
