@@ -6,7 +6,9 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from edge.tunnel.errors import Conflict
 from edge.tunnel.messages import AgentEvent, AgentId, Principal, TunnelRequest, TunnelResponse
 
 
@@ -82,3 +84,36 @@ class FakeUpstream:
     def last_agent(self) -> AgentId | None:
         principal = self.requests[-1].principal if self.requests else None
         return principal.agent_id if principal else None
+
+
+class ConnectorService:
+    """A tiny connector session layer (the ``connector.tunnel.service.TunnelService`` seam): answers with
+    what it was asked, refuses ``/api/v1/dialogs`` with a 409 problem, and keeps one event log per agent."""
+
+    def __init__(self) -> None:
+        self.handled: list[TunnelRequest] = []
+        self.sinks: dict[str, list[Any]] = {}
+        self.attached = asyncio.Queue[str]()
+
+    async def handle(self, request: TunnelRequest) -> TunnelResponse:
+        self.handled.append(request)
+        if request.method == "POST" and request.path == "/api/v1/dialogs":
+            raise Conflict("call_in_progress", "The agent is on a call.", dialog_id="16777216")
+        return await echo(request)
+
+    async def attach(self, principal: Principal, since: int | None, sink: Any) -> None:
+        frame = {"seq": since or 0, "type": "snapshot", "at": "2026-11-21T10:00:00.000Z", "data": {}}
+        sink.push(AgentEvent(principal.agent_id, since or 0, "snapshot", json.dumps(frame)))
+        self.sinks.setdefault(principal.agent_id, []).append(sink)
+        self.attached.put_nowait(principal.agent_id)
+
+    async def detach(self, agent_id: AgentId, sink: Any) -> None:
+        if sink in self.sinks.get(agent_id, []):
+            self.sinks[agent_id].remove(sink)
+
+    def publish(self, agent_id: str, seq: int, type_: str) -> None:
+        frame = {"seq": seq, "type": type_, "at": "2026-11-21T10:00:01.000Z", "data": {}}
+        for sink in self.sinks.get(agent_id, []):
+            sink.push(AgentEvent(AgentId(agent_id), seq, type_, json.dumps(frame)))
+            if type_ == "session.ended":
+                sink.end()
