@@ -15,12 +15,13 @@ import asyncio
 import signal
 import ssl
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from connector.config import ConnectorConfig, load_config
+from connector.config import ConnectorConfig, parse_config
 from connector.runtime import Connector, finesse_ssl_context
 from connector.sessions.xmpp_links import XmppLinkFactory
 from edge.tunnel.errors import ConfigError
@@ -31,7 +32,13 @@ def load_connector_file(path: Path) -> ConnectorConfig:
     """Read and validate a connector file for ``fingress connector``: ``[tunnel]`` is required, and
     relative file paths (tunnel certificates, Finesse CA files) resolve against the file's folder.
     Raises ``ConfigError`` naming key paths."""
-    config = load_config(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(str(path), [("", f"cannot read: {error.__class__.__name__}")]) from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(str(path), [("", f"not valid TOML: {error}")]) from error
+    config = parse_config(data, source=str(path))
     if config.tunnel is None:
         raise ConfigError(
             str(path), [("tunnel", "required table: urls, connector_id, ca_file, cert_file, key_file")]
