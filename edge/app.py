@@ -57,8 +57,9 @@ def build_public_app(
     # app). Innermost first: each line wraps everything above it.
     app = AgentRateLimitMiddleware(app)
     app = AuthMiddleware(app, tickets=tickets, metrics=metrics)
-    app = IpRateLimitMiddleware(app)
     app = AllowListMiddleware(app)
+    # Per-IP limiting comes before the allow list so that scanning for paths costs the scanner too.
+    app = IpRateLimitMiddleware(app)
     app = SizeLimitMiddleware(app)
     app = ProblemMiddleware(app)
     app = CorsMiddleware(app)

@@ -28,11 +28,11 @@ async def test_per_agent_limit_is_429_with_retry_after(make_edge: EdgeFactory) -
         assert await edge.metric("fingress_edge_rate_limited_total", limit="per_agent") == 2
 
 
-async def test_per_ip_limit_counts_before_authentication(make_edge: EdgeFactory) -> None:
-    edge: Edge = await make_edge(rate_limits={"per_ip": "2/minute"})
+async def test_per_ip_limit_counts_before_routing_and_authentication(make_edge: EdgeFactory) -> None:
+    edge: Edge = await make_edge(rate_limits={"per_ip": "3/minute"})
     async with asyncio.timeout(10):
-        statuses = [(await edge.client.get("/api/v1/agent")).status_code for _ in range(3)]
-    assert statuses == [401, 401, 429]
+        statuses = [(await edge.client.get(path)).status_code for path in ("/api/v1/agent", "/x", "/y", "/z")]
+    assert statuses == [401, 404, 404, 429]
 
 
 async def test_sign_in_has_its_own_stricter_limit(make_edge: EdgeFactory) -> None:
