@@ -22,7 +22,7 @@ servers:
 	@bash tests/install-servers.sh
 
 demo: venv
-	$(BIN)/fingress emulator
+	$(BIN)/fingress demo
 
 lint: venv
 	$(BIN)/ruff check .
