@@ -216,3 +216,16 @@ def test_config_resolves_paths_and_refuses_a_public_admin_listener(tmp_path: Pat
     assert "edge.toml: admin: admin.host must be a loopback address" in message
     assert "edge.toml: public.port:" in message
     assert "edge.toml: public.surprise:" in message
+
+
+def test_no_route_takes_an_agent_id_from_the_request() -> None:
+    import re
+
+    from edge.api.routes import ROUTES
+
+    identity = re.compile(r"agent_?id|user|login|^id$|^sub$|subject|principal", re.I)
+    for route in ROUTES:
+        assert not identity.search(route.path), route.path
+        for model in (route.body, route.query):
+            if model is not None:
+                assert not [name for name in model.model_fields if identity.search(name)], model
