@@ -166,3 +166,26 @@ def _toml(document: dict[str, object]) -> str:
         raise AssertionError(item)
 
     return "\n".join(f"{key} = {value(item)}" for key, item in document.items())
+
+
+def _config_maps() -> list[tuple[str, str]]:
+    import yaml  # the deploy tests' dependency; only this test needs it here
+
+    found = []
+    for manifest in sorted((CONFIG.parent / "deploy" / "kubernetes").glob("*.yaml")):
+        for document in yaml.safe_load_all(manifest.read_text()):
+            if document and document.get("kind") == "ConfigMap":
+                found += [(f"{manifest.name}:{name}", text) for name, text in document["data"].items()]
+    return found
+
+
+@pytest.mark.parametrize(("name", "text"), _config_maps())
+def test_deploy_config_maps_pass_check(tmp_path: Path, name: str, text: str) -> None:
+    path = tmp_path / name.split(":")[1]
+    path.write_text(text)
+    assert check_file(path, detect_kind(path)) == []
+
+
+def test_the_compose_connector_file_passes_check() -> None:
+    path = CONFIG.parent / "deploy" / "compose-connector.toml"
+    assert check_file(path, detect_kind(path)) == []
