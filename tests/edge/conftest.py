@@ -3,6 +3,7 @@ listener over TLS, admin listener on loopback) in front of a fake upstream."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import ssl
 from collections.abc import AsyncIterator, Callable
@@ -136,10 +137,13 @@ async def make_edge(
         return edge
 
     yield start
-    for edge in started:
+
+    async def stop(edge: Edge) -> None:
         await edge.client.aclose()
         await edge.admin.aclose()
         await edge.server.stop()
+
+    await asyncio.gather(*(stop(edge) for edge in started))
 
 
 @pytest.fixture
