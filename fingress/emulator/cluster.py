@@ -59,6 +59,28 @@ class Cluster:
         self.cti = Cti(
             directory=self.directory, scheduler=scheduler, notifier=self.notifier, timing=self.timing
         )
+        # Bumped by reset(): requests accepted before a reset must not land in the fresh state.
+        self._generation = 0
+
+    def reset(self) -> None:
+        """Back to the configured start (control API): every agent signed out, no calls, no locks, both
+        sides in service, configured timings. Pending timers and accepted requests are dropped; presence,
+        which mirrors the XMPP sessions still connected, is kept."""
+        self._generation += 1
+        self.cti.cancel_timers()
+        for timers in self._presence_timers.values():
+            for timer in timers.values():
+                timer.cancel()
+            timers.clear()
+        self.set_timing(self.config.timing)
+        self.accounts = Accounts(
+            agents=self.config.agents, behaviour=self.config.behaviour, scheduler=self._scheduler
+        )
+        self.cti = Cti(
+            directory=self.directory, scheduler=self._scheduler, notifier=self.notifier, timing=self.timing
+        )
+        for side in SIDES:
+            self.set_in_service(side, True)
 
     # ------------------------------------------------------------------------------ ClusterPort
 
@@ -228,7 +250,13 @@ class Cluster:
     # --------------------------------------------------------------------------------- REST: writes
 
     def _defer(self, work: Callable[[], None]) -> None:
-        self._scheduler.call_later(self.timing.async_processing_delay_s, work)
+        generation = self._generation
+
+        def run() -> None:
+            if generation == self._generation:
+                work()
+
+        self._scheduler.call_later(self.timing.async_processing_delay_s, run)
 
     def update_user(
         self, side: Side, actor: Actor, agent_id: str, update: UserUpdate, request_id: str

@@ -17,6 +17,8 @@ Unauthenticated by design: the emulator is a development tool and listens on loo
 ``POST /emulator/agents/{id}/nailed/hangup``      the nailed connection drops (signs the agent out)
 ``POST /emulator/agents/{id}/unlock``             clear an account lock
 ``GET`` / ``PUT /emulator/timing``                read / change timings (partial JSON object)
+``POST /emulator/reset``                          back to the configured start (all signed out, no
+                                                  calls, no locks, sides up, configured timings)
 ================================================  ==================================================
 """
 
@@ -73,6 +75,7 @@ class ControlApi:
             Route("/emulator/forced-changes", wrap(self.forced_changes), methods=["GET"]),
             Route("/emulator/timing", wrap(self.get_timing), methods=["GET"]),
             Route("/emulator/timing", wrap(self.put_timing), methods=["PUT"]),
+            Route("/emulator/reset", wrap(self.reset), methods=["POST"]),
         ]
 
     @staticmethod
@@ -174,6 +177,10 @@ class ControlApi:
                 for change in self._cluster.cti.forced_changes
             ]
         )
+
+    async def reset(self, request: Request) -> Response:
+        self._cluster.reset()
+        return JSONResponse({})
 
     async def get_timing(self, request: Request) -> Response:
         return JSONResponse(self._cluster.timing.model_dump())

@@ -101,6 +101,15 @@ class Cti:
         self._audience: dict[str, set[str]] = {}
         self._changed_users: dict[str, None] = {}
 
+    def cancel_timers(self) -> None:
+        """Stop every wrap-up, nailed-connection and ring timer (the state is being thrown away)."""
+        timers = [agent.wrap_up_timer for agent in self.agents.values()]
+        timers += [agent.nailed_timer for agent in self.agents.values()]
+        timers += [dialog.ring_timer for dialog in self.dialogs.values()]
+        for timer in timers:
+            if timer is not None:
+                timer.cancel()
+
     # ----------------------------------------------------------------------------------------- queries
 
     def dialogs_of(self, agent_id: str) -> list[Dialog]:

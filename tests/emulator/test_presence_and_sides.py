@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from fingress.emulator.commands import MobileAgentRequest
+from fingress.emulator.commands import MobileAgentRequest, UserUpdate
 from tests.emulator.support import Harness, fast_config
 
 
@@ -185,3 +185,25 @@ def test_a_shared_line_agent_signs_in_again_without_repeating_the_device(lab: Ha
     agent = lab.agent("1006")
     assert agent.state == "NOT_READY"
     assert agent.device_id == "CSFAGENT1006"
+
+
+def test_reset_returns_to_the_configured_start(lab: Harness) -> None:
+    session = lab.watch("1001")
+    lab.ready_agent("1001", "1001001")
+    lab.offer("1001")
+    lab.cluster.presence_changed("A", "1001", False)
+    lab.cluster.set_in_service("B", False)
+    for _ in range(5):
+        lab.cluster.check_password("1002", "wrong")
+    lab.cluster.update_user(
+        "A", lab.cluster.actor("1003"), "1003", UserUpdate(state="LOGIN", extension="1"), ""
+    )
+    lab.cluster.reset()
+    lab.advance(7200)
+    assert all(agent.state == "LOGOUT" for agent in lab.cluster.cti.agents.values())
+    assert lab.cluster.cti.dialogs == {}
+    assert lab.cluster.cti.forced_changes == []
+    assert lab.cluster.in_service("B")
+    assert lab.cluster.check_password("1002", "bob-pass") == "ok"
+    assert lab.scheduler.pending == 0
+    assert session.last_state() == "RESERVED"  # nothing published after the reset
