@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import httpx
 
@@ -43,5 +44,17 @@ async def test_healthz_readyz_and_metrics(harness: Harness) -> None:
             assert down.status_code == 503
             assert down.json()["ready"] is False
             assert (await admin.get("/admin/nothing")).status_code == 404
+    finally:
+        await server.close()
+
+
+async def test_admin_listener_is_tcp_so_accepted_connections_get_nodelay(harness: Harness) -> None:
+    # asyncio sets TCP_NODELAY on an accepted connection only when its socket's proto is IPPROTO_TCP, and
+    # accepted sockets inherit the listener's proto; without it, two-part responses stall ~40 ms.
+    context = harness.manager._ctx
+    readiness = Readiness(finesse=dict(context.finesse), sides=context.sides, cache_s=0)
+    server = AdminServer(app=build_admin_app(metrics=harness.metrics, readiness=readiness))
+    try:
+        assert server._socket.proto == socket.IPPROTO_TCP
     finally:
         await server.close()
