@@ -263,11 +263,12 @@ async def test_demo_on_a_taken_base_port_says_so(tmp_path: Path, processes: list
     holder.listen(1)
     try:
         taken = holder.getsockname()[1]
-        # The taken port is the demo's third (the tunnel listener).
-        demo = await spawn("demo", "--data-dir", str(tmp_path / "demo"), "--base-port", str(taken - 2))
+        demo = await spawn("demo", "--data-dir", str(tmp_path / "demo"), "--base-port", str(taken))
         processes.append(demo)
         assert await demo.stop(signum=0) == 1
     finally:
         holder.close()
-    assert any(f"port {taken} (tunnel) is in use" in line for line in demo.stderr), demo.stderr
+    assert any(
+        f"port {taken} (public) is in use; pick another --base-port" in line for line in demo.stderr
+    ), demo.stderr
     assert not any("Traceback" in line for line in demo.stderr)
