@@ -23,7 +23,7 @@ from connector.config import ConnectorConfig, SideName
 from connector.finesse.client import FinesseClient, build_http_client
 from connector.ops.admin import AdminServer, Readiness, build_admin_app
 from connector.ops.metrics import ConnectorMetrics
-from connector.sessions.context import SessionContext, extension_devices_client
+from connector.sessions.context import SessionContext
 from connector.sessions.links import LinkFactory
 from connector.sessions.manager import SessionManager
 from connector.sessions.xmpp_links import XmppLinkFactory
@@ -96,9 +96,6 @@ class Connector:
                 finesse=finesse,
                 links=self._links,
                 metrics=self.metrics,
-                devices_client=extension_devices_client(
-                    http=self._http, base_urls=base_urls, observer=self.metrics
-                ),
             )
             self._manager = SessionManager(context=context)
             readiness = Readiness(finesse=finesse, sides=context.sides)

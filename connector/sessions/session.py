@@ -182,9 +182,7 @@ class AgentSession:
         except Conflict as error:
             if error.code != "invalid_device":
                 raise
-            make_client = self._ctx.devices_client
-            lister = make_client(self.side, command.extension) if make_client else self._rest
-            devices = await lister.get_devices(self._credentials)
+            devices = await self._rest.get_devices(self._credentials, extension=command.extension)
             raise Conflict(
                 "device_selection_required",
                 "this extension has several devices: sign in again with one of them as device_id",

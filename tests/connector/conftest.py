@@ -15,7 +15,7 @@ import pytest
 from connector.config import ConnectorConfig, parse_config
 from connector.finesse.client import FinesseClient, build_http_client
 from connector.ops.metrics import ConnectorMetrics
-from connector.sessions.context import SessionContext, extension_devices_client
+from connector.sessions.context import SessionContext
 from connector.sessions.links import LinkFactory
 from connector.sessions.manager import SessionManager
 from edge.tunnel.errors import ApiError
@@ -218,9 +218,6 @@ async def make_harness(
         finesse=finesse,  # type: ignore[arg-type]
         links=links or hub_links,
         metrics=metrics,
-        devices_client=extension_devices_client(
-            http=http, base_urls={side: emulator.base_url(side) for side in ("A", "B")}
-        ),
     )
     manager = SessionManager(context=context)
     async with httpx.AsyncClient(
