@@ -20,9 +20,8 @@ from starlette.applications import Starlette
 from connector.config import ConnectorConfig
 from connector.runtime import Connector
 from edge.tls import ReloadableServerContext
-from fingress.connector_command import load_connector_file
+from fingress.connector_command import build_connector, load_connector_file
 from fingress.demo.files import AGENT_CLAIM, AUDIENCE, CONNECTOR_ID, SCOPE, issuer_url, write_demo_files
-from fingress.demo.hub_links import HubLinkFactory
 from fingress.demo.ports import DEFAULT_BASE_PORT, HOST, DemoPorts
 from fingress.devidp import DevIdentityProvider, DevIdpSettings, create_app
 from fingress.edge_command import EdgeFile, EdgeRuntime, load_edge_file
@@ -189,7 +188,7 @@ class DemoSystem:
         await edge.start()
         self.edge = edge
 
-        connector = Connector(config=connector_config, links=HubLinkFactory(emulator=emulator))
+        connector = build_connector(connector_config)
         self.connector = await self._stack.enter_async_context(connector)
         async with asyncio.timeout(self.options.tunnel_timeout_s):
             await edge.relay.wait_for_connections()
