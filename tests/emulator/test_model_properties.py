@@ -186,8 +186,8 @@ def test_random_operations_keep_the_cti_state_coherent(start: str, operations: l
         with contextlib.suppress(ApiError, NoAgentAvailable):
             _apply(lab, op)
         _check_invariants(lab)
-        for agent in lab.cluster.cti.agents.values():
-            event(f"reached {agent.state}")
+        for state in {agent.state for agent in lab.cluster.cti.agents.values()}:
+            event(f"reached {state}")
         for dialog in lab.cluster.cti.dialogs.values():
             event(f"dialog {dialog.call_type} {len(dialog.participants)} parties")
     for session in lab.sessions.values():
