@@ -19,6 +19,7 @@ _SUBCOMMANDS = (
     "fingress.emulator.command",
     "fingress.certs_command",
     "fingress.token_command",
+    "fingress.bench.command",
 )
 
 

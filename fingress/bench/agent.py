@@ -1,0 +1,196 @@
+"""One simulated agent: its token, its API calls through the edge and its own event socket.
+
+The socket's reader feeds every frame to the agent's :class:`~fingress.bench.stats.SequenceCheck` and, for
+frames caused by a control-API action the scenario stamped with :meth:`SimulatedAgent.caused_by`, the
+latency from that action being sent to the frame arriving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from fingress.bench.cluster import BenchAgent
+from fingress.bench.stats import Latencies, SequenceCheck
+
+Frame = dict[str, Any]
+Predicate = Callable[[Frame], bool]
+
+
+class AgentFailed(Exception):
+    """A step of the simulated agent failed (the message says which and why; no secrets)."""
+
+
+class SimulatedAgent:
+    def __init__(
+        self,
+        *,
+        spec: BenchAgent,
+        token: str,
+        api: httpx.AsyncClient,
+        events_url: str,
+        ssl_context: ssl.SSLContext,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.spec = spec
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self._api = api
+        self._events_url = events_url
+        self._ssl = ssl_context
+        self._clock = clock
+        self.sequence = SequenceCheck()
+        self.latencies = Latencies()
+        self.last_seq: int | None = None
+        self.close_code: int | None = None
+        self._socket: ClientConnection | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._cause_sent_at: float | None = None
+        self._waiters: list[tuple[Predicate, asyncio.Future[Frame]]] = []
+        self.closed = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return f"SimulatedAgent(id={self.spec.id!r})"
+
+    # --- API calls through the edge ------------------------------------------------------------------
+
+    async def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        return await self._api.request(method, path, json=body, headers=self._headers)
+
+    async def sign_in(self) -> None:
+        answer = await self.call(
+            "POST",
+            "/api/v1/agent/session",
+            {"extension": self.spec.extension, "finesse_password": self.spec.password},
+        )
+        if answer.status_code != 200:
+            raise AgentFailed(f"agent {self.spec.id}: sign-in answered {answer.status_code} {_code(answer)}")
+
+    async def set_state(self, state: str, **extra: Any) -> None:
+        answer = await self.call("PUT", "/api/v1/agent/state", {"state": state, **extra})
+        if answer.status_code not in (200, 202):
+            raise AgentFailed(f"agent {self.spec.id}: {state} answered {answer.status_code} {_code(answer)}")
+
+    async def act(self, dialog_id: str, action: str) -> None:
+        answer = await self.call("POST", f"/api/v1/dialogs/{dialog_id}/actions", {"action": action})
+        if answer.status_code not in (200, 202):
+            raise AgentFailed(f"agent {self.spec.id}: {action} answered {answer.status_code} {_code(answer)}")
+
+    # --- the event socket ----------------------------------------------------------------------------
+
+    async def open_events(self, *, resume: bool = False) -> None:
+        """Open the event socket (``?since=`` the last seq seen when ``resume``); frames flow to the
+        recorders until :meth:`close_events` or the edge closes it."""
+        url = self._events_url
+        if resume and self.last_seq is not None:
+            url += f"?since={self.last_seq}"
+        try:
+            self._socket = await connect(
+                url, ssl=self._ssl, additional_headers=self._headers, open_timeout=30, max_size=1 << 20
+            )
+        except InvalidStatus as error:
+            raise AgentFailed(
+                f"agent {self.spec.id}: event socket refused: {error.response.status_code}"
+            ) from None
+        except (InvalidHandshake, OSError, TimeoutError) as error:
+            raise AgentFailed(
+                f"agent {self.spec.id}: event socket failed: {error.__class__.__name__}"
+            ) from None
+        self.closed.clear()
+        self.close_code = None
+        self._reader = asyncio.create_task(self._read(self._socket))
+
+    async def close_events(self) -> None:
+        socket, reader = self._socket, self._reader
+        self._socket = self._reader = None
+        if socket is not None:
+            await socket.close()
+        if reader is not None:
+            await reader
+
+    def caused_by(self, sent_at: float | None) -> None:
+        """Frames arriving from now on were caused by an action sent at ``sent_at`` (``perf_counter``);
+        None stops measuring."""
+        self._cause_sent_at = sent_at
+
+    def expect(self, predicate: Predicate) -> asyncio.Future[Frame]:
+        """Start waiting for the next frame matching ``predicate`` (register before sending the action
+        that causes it: the frame may arrive before the action's answer)."""
+        future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        self._waiters.append((predicate, future))
+        return future
+
+    async def wait(self, future: asyncio.Future[Frame], *, timeout_s: float) -> Frame:
+        """The frame ``future`` (from :meth:`expect`) resolves to. Raises ``AgentFailed`` on timeout or a
+        closed socket."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await future
+        except TimeoutError:
+            raise AgentFailed(
+                f"agent {self.spec.id}: the awaited event did not come in {timeout_s} s"
+            ) from None
+        finally:
+            self._waiters = [entry for entry in self._waiters if entry[1] is not future]
+            if not future.done():
+                future.cancel()
+
+    async def wait_for(self, predicate: Predicate, *, timeout_s: float) -> Frame:
+        """The next frame matching ``predicate`` (see :meth:`wait`)."""
+        return await self.wait(self.expect(predicate), timeout_s=timeout_s)
+
+    async def _read(self, socket: ClientConnection) -> None:
+        try:
+            async for message in socket:
+                now = self._clock()
+                frame: Frame = json.loads(message)
+                frame_type, seq = frame.get("type", ""), frame.get("seq")
+                if isinstance(seq, int):
+                    self.sequence.frame(frame_type, seq)
+                    if frame_type != "heartbeat":
+                        self.last_seq = seq
+                if frame_type not in ("heartbeat", "snapshot") and self._cause_sent_at is not None:
+                    self.latencies.add(now - self._cause_sent_at)
+                self._dispatch(frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.close_code = socket.close_code
+            self.closed.set()
+            for _, future in self._waiters:
+                if not future.done() and socket is self._socket:
+                    future.set_exception(
+                        AgentFailed(f"agent {self.spec.id}: event socket closed ({self.close_code})")
+                    )
+
+    def _dispatch(self, frame: Frame) -> None:
+        for predicate, future in list(self._waiters):
+            if not future.done() and predicate(frame):
+                future.set_result(frame)
+
+
+def of_type(frame_type: str, **data: Any) -> Predicate:
+    """A predicate: a frame of ``frame_type`` whose data has every given key at the given value."""
+
+    def matches(frame: Frame) -> bool:
+        if frame.get("type") != frame_type:
+            return False
+        payload = frame.get("data") or {}
+        return all(payload.get(key) == value for key, value in data.items())
+
+    return matches
+
+
+def _code(answer: httpx.Response) -> str:
+    try:
+        body = answer.json()
+    except ValueError:
+        return ""
+    return str(body.get("code", "")) if isinstance(body, dict) else ""

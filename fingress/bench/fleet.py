@@ -1,0 +1,122 @@
+"""The simulated agents of one run, brought up together: token, sign-in, event socket, READY."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+
+from fingress.bench.agent import AgentFailed, SimulatedAgent, of_type
+from fingress.bench.stats import Latencies
+from fingress.bench.target import Target
+
+T = TypeVar("T")
+
+
+@dataclass
+class Progress:
+    """Counters the progress line shows while a run goes on."""
+
+    phase: str = "starting"
+    done: int = 0
+    failed: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def fail(self, error: BaseException) -> None:
+        self.failed += 1
+        key = (
+            str(error).split(": ", 1)[-1][:80] if isinstance(error, AgentFailed) else error.__class__.__name__
+        )
+        self.errors[key] = self.errors.get(key, 0) + 1
+
+
+class Fleet:
+    """HTTP clients shared by every agent (one to the edge, one to the emulator's control API), and the
+    agents themselves."""
+
+    def __init__(
+        self, *, target: Target, concurrency: int, progress: Progress, timeout_s: float = 30.0
+    ) -> None:
+        self.target = target
+        self.progress = progress
+        self.timeout_s = timeout_s
+        self.trust = ssl.create_default_context(cafile=str(target.ca_file))
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        self.api = httpx.AsyncClient(
+            base_url=target.public_url, verify=self.trust, timeout=timeout_s, limits=limits
+        )
+        self.control = httpx.AsyncClient(
+            base_url=target.emulator_url, verify=self.trust, timeout=timeout_s, limits=limits
+        )
+        self._gate = asyncio.Semaphore(concurrency)
+        self.agents: list[SimulatedAgent] = []
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(agent.close_events() for agent in self.agents), return_exceptions=True)
+        await self.api.aclose()
+        await self.control.aclose()
+
+    async def gated(self, work: Awaitable[T]) -> T:
+        """Run ``work`` under the fleet's concurrency limit."""
+        async with self._gate:
+            return await work
+
+    async def bring_up(self, count: int, *, ready: bool = True) -> Latencies:
+        """Sign ``count`` agents in at once (bounded by the concurrency limit), open their sockets, wait
+        for each snapshot and go READY. Returns the sign-in latencies; failed agents are left out."""
+        self.progress.phase = "signing in"
+        sign_ins = Latencies()
+        specs = self.target.agents[:count]
+
+        async def one(spec: Any) -> SimulatedAgent | None:
+            try:
+                async with self._gate:
+                    token = await self.target.token(spec, http=self.api)
+                    agent = SimulatedAgent(
+                        spec=spec,
+                        token=token,
+                        api=self.api,
+                        events_url=self.target.events_url,
+                        ssl_context=self.trust,
+                    )
+                    started = time.perf_counter()
+                    await agent.sign_in()
+                    sign_ins.add(time.perf_counter() - started)
+                    snapshot = agent.expect(of_type("snapshot"))
+                    await agent.open_events()
+                    await agent.wait(snapshot, timeout_s=self.timeout_s)
+                    if ready:
+                        await agent.set_state("READY")
+            except (AgentFailed, httpx.HTTPError, RuntimeError) as error:
+                self.progress.fail(error)
+                return None
+            self.progress.done += 1
+            return agent
+
+        results = await asyncio.gather(*(one(spec) for spec in specs))
+        self.agents = [agent for agent in results if agent is not None]
+        return sign_ins
+
+    async def control_call(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        return await self.control.request(method, path, json=body)
+
+
+async def run_for(duration_s: float, loop: Callable[[], Awaitable[None]]) -> None:
+    """Run ``loop`` repeatedly until ``duration_s`` is over (an iteration in progress is cancelled)."""
+
+    async def forever() -> None:
+        while True:
+            await loop()
+
+    try:
+        async with asyncio.timeout(duration_s):
+            await forever()
+    except TimeoutError:
+        return

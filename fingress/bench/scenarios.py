@@ -1,0 +1,275 @@
+"""The four scenarios. Each takes a brought-up :class:`~fingress.bench.fleet.Fleet` and returns a dict of
+figures (the ``--json`` output); every wait is bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from fingress.bench.agent import AgentFailed, SimulatedAgent, of_type
+from fingress.bench.fleet import Fleet, run_for
+from fingress.bench.stats import Latencies, total
+
+CALLER = "5550199"
+# Events one call cycle produces (dialog created/updated/ended, agent updates); refined after each cycle.
+_FIRST_GUESS_EVENTS_PER_CYCLE = 8
+_RECOVERABLE = (AgentFailed, httpx.HTTPError)
+
+
+async def call_cycle(
+    fleet: Fleet, agent: SimulatedAgent, *, before_answer: Callable[[], Awaitable[None]] | None = None
+) -> None:
+    """One customer call: offered through the control API, answered by the app, hung up by the customer,
+    wrap-up ended by the app going READY. Latency is measured for the frames the two control-API actions
+    cause (from sending the action to the frame's arrival)."""
+    timeout_s = fleet.timeout_s
+    created = agent.expect(of_type("dialog.created"))
+    reserved = agent.expect(of_type("agent.updated", state="RESERVED"))
+    agent.caused_by(time.perf_counter())
+    offered = await fleet.control_call("POST", "/emulator/calls", {"agent_id": agent.spec.id, "from": CALLER})
+    if offered.status_code != 201:
+        agent.caused_by(None)
+        raise AgentFailed(f"agent {agent.spec.id}: the emulator refused the call: {offered.status_code}")
+    dialog_id = offered.json()["dialog_id"]
+    if before_answer is not None:
+        await before_answer()
+    await agent.wait(created, timeout_s=timeout_s)
+    await agent.wait(reserved, timeout_s=timeout_s)
+    agent.caused_by(None)
+    await agent.act(dialog_id, "ANSWER")
+    wrap_up = agent.expect(of_type("agent.updated", state="WORK_READY"))
+    agent.caused_by(time.perf_counter())
+    hung_up = await fleet.control_call("POST", f"/emulator/calls/{dialog_id}/hangup")
+    if hung_up.status_code != 200:
+        agent.caused_by(None)
+        raise AgentFailed(f"agent {agent.spec.id}: hangup refused: {hung_up.status_code}")
+    await agent.wait(wrap_up, timeout_s=timeout_s)
+    agent.caused_by(None)
+    await agent.set_state("READY")
+
+
+def integrity(fleet: Fleet) -> dict[str, Any]:
+    return total([agent.sequence for agent in fleet.agents])
+
+
+def latencies(fleet: Fleet) -> Latencies:
+    merged = Latencies()
+    for agent in fleet.agents:
+        merged.extend(agent.latencies)
+    return merged
+
+
+async def events(fleet: Fleet, *, duration_s: float, rate_per_agent: float) -> dict[str, Any]:
+    """Every agent runs call cycles paced so that it receives ``rate_per_agent`` events per second."""
+    fleet.progress.phase = "events"
+    cycles = 0
+
+    async def drive(agent: SimulatedAgent) -> None:
+        nonlocal cycles
+        per_cycle = _FIRST_GUESS_EVENTS_PER_CYCLE
+        # Start at a random phase so the agents do not move in lock step.
+        await asyncio.sleep(random.uniform(0, per_cycle / rate_per_agent))
+
+        async def one() -> None:
+            nonlocal per_cycle, cycles
+            started, before = time.perf_counter(), agent.sequence.received
+            try:
+                await call_cycle(fleet, agent)
+            except _RECOVERABLE as error:
+                fleet.progress.fail(error)
+                await asyncio.sleep(1.0)
+                return
+            cycles += 1
+            fleet.progress.done += agent.sequence.received - before
+            per_cycle = max(1, agent.sequence.received - before)
+            await asyncio.sleep(max(0.0, per_cycle / rate_per_agent - (time.perf_counter() - started)))
+
+        await run_for(duration_s, one)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(drive(agent) for agent in fleet.agents))
+    elapsed_s = time.perf_counter() - started
+    counts = integrity(fleet)
+    return {
+        "agents": len(fleet.agents),
+        "duration_s": round(elapsed_s, 2),
+        "target_rate_per_agent": rate_per_agent,
+        "call_cycles": cycles,
+        "events_per_s": round(counts["received"] / elapsed_s, 1),
+        "latency": latencies(fleet).summary_ms(),
+        "integrity": counts,
+        "failures": fleet.progress.failed,
+    }
+
+
+async def requests(fleet: Fleet, *, duration_s: float) -> dict[str, Any]:
+    """Every agent reads its agent (``GET /api/v1/agent``) back to back, then the same call is made directly
+    on the emulator (``GET /finesse/api/User/{id}`` with the agent's Basic credentials) for comparison;
+    state changes (READY ↔ NOT_READY, confirmed by Finesse's notification) are timed on their own."""
+    gateway, direct, states = Latencies(), Latencies(), Latencies()
+
+    async def timed(into: Latencies, request: Callable[[], Awaitable[httpx.Response]]) -> None:
+        started = time.perf_counter()
+        try:
+            answer = await request()
+        except httpx.HTTPError as error:
+            fleet.progress.fail(error)
+            return
+        if answer.status_code >= 300:
+            fleet.progress.fail(AgentFailed(f"HTTP {answer.status_code}"))
+            return
+        into.add(time.perf_counter() - started)
+        fleet.progress.done += 1
+
+    async def through_edge(agent: SimulatedAgent) -> None:
+        await run_for(duration_s, lambda: timed(gateway, lambda: agent.call("GET", "/api/v1/agent")))
+
+    async def directly(agent: SimulatedAgent) -> None:
+        auth = (agent.spec.id, agent.spec.password)
+        path = f"/finesse/api/User/{agent.spec.id}"
+        await run_for(duration_s, lambda: timed(direct, lambda: fleet.control.get(path, auth=auth)))
+
+    async def toggle(agent: SimulatedAgent) -> None:
+        bodies = ({"state": "NOT_READY", "reason_code_id": "1"}, {"state": "READY"})
+        turn = 0
+
+        async def one() -> None:
+            nonlocal turn
+            await timed(states, lambda: agent.call("PUT", "/api/v1/agent/state", bodies[turn % 2]))
+            turn += 1
+
+        await run_for(duration_s / 2, one)
+
+    results: dict[str, Any] = {"agents": len(fleet.agents)}
+    for name, into, work in (
+        ("gateway", gateway, through_edge),
+        ("direct", direct, directly),
+    ):
+        fleet.progress.phase = f"requests: {name}"
+        started = time.perf_counter()
+        await asyncio.gather(*(work(agent) for agent in fleet.agents))
+        elapsed_s = time.perf_counter() - started
+        results[name] = {**into.summary_ms(), "per_s": round(len(into.samples_s) / elapsed_s, 1)}
+    fleet.progress.phase = "requests: state changes"
+    started = time.perf_counter()
+    await asyncio.gather(*(toggle(agent) for agent in fleet.agents))
+    results["state_changes"] = {
+        **states.summary_ms(),
+        "per_s": round(len(states.samples_s) / (time.perf_counter() - started), 1),
+    }
+    gateway_p50, direct_p50 = results["gateway"]["p50_ms"], results["direct"]["p50_ms"]
+    if gateway_p50 and direct_p50:
+        results["gateway_to_direct_p50_ratio"] = round(gateway_p50 / direct_p50, 2)
+    results["failures"] = fleet.progress.failed
+    return results
+
+
+async def forced_changes(fleet: Fleet) -> list[dict[str, Any]]:
+    """The emulator's system-forced changes (presence loss, …) for the fleet's agents."""
+    ids = {agent.spec.id for agent in fleet.agents}
+    answer = await fleet.control_call("GET", "/emulator/forced-changes")
+    return [change for change in answer.json() if change.get("agent_id") in ids]
+
+
+async def recover(fleet: Fleet, agent: SimulatedAgent) -> None:
+    """What the app does when its socket closes: resume if the session is still there, else sign in
+    again, then reopen the socket (``?since=``) and wait for its first frame."""
+    answer = await agent.call("GET", "/api/v1/agent")
+    signed_in = answer.status_code == 200 and bool(answer.json().get("signed_in", True))
+    if not signed_in:
+        await agent.sign_in()
+    first = agent.expect(lambda frame: frame.get("type") != "heartbeat")
+    await agent.open_events(resume=True)
+    await agent.wait(first, timeout_s=fleet.timeout_s)
+
+
+async def storm(fleet: Fleet, *, restart: Callable[[], Awaitable[None]], deadline_s: float) -> dict[str, Any]:
+    """The connector restarts under a signed-in fleet; every app recovers (:func:`recover`). Reports the
+    time from the restart until the last agent is back, and Finesse's forced logouts of the fleet."""
+    fleet.progress.phase = "storm: restarting the connector"
+    fleet.progress.done = 0
+    before = len(await forced_changes(fleet))
+    started = time.perf_counter()
+    back_at: list[float] = []
+
+    async def come_back(agent: SimulatedAgent) -> None:
+        try:
+            async with asyncio.timeout(deadline_s):
+                await agent.closed.wait()
+                while True:
+                    try:
+                        await fleet.gated(recover(fleet, agent))
+                        break
+                    except _RECOVERABLE:
+                        await asyncio.sleep(0.2 + random.random() * 0.3)
+        except TimeoutError:
+            fleet.progress.fail(AgentFailed(f"agent {agent.spec.id}: not back in {deadline_s} s"))
+            return
+        back_at.append(time.perf_counter() - started)
+        fleet.progress.done += 1
+
+    waiting = [asyncio.create_task(come_back(agent)) for agent in fleet.agents]
+    await restart()
+    restarted_s = time.perf_counter() - started
+    fleet.progress.phase = "storm: agents coming back"
+    await asyncio.gather(*waiting)
+    after = await forced_changes(fleet)
+    return {
+        "agents": len(fleet.agents),
+        "connector_restart_s": round(restarted_s, 2),
+        "agents_back": len(back_at),
+        "all_back_s": round(max(back_at), 2) if back_at else None,
+        "forced_logouts": len(after) - before,
+        "failures": fleet.progress.failed,
+    }
+
+
+async def flap(fleet: Fleet, *, duration_s: float, grace_s: float) -> dict[str, Any]:
+    """Agents drop their event socket at random, get a call offered while away, and reopen with
+    ``?since=`` within half the grace; the replay must bring every event exactly once, in order, and Finesse
+    must see no state change of its own making."""
+    fleet.progress.phase = "flap"
+    before = len(await forced_changes(fleet))
+    flaps = 0
+
+    async def drive(agent: SimulatedAgent) -> None:
+        async def one() -> None:
+            nonlocal flaps
+            await asyncio.sleep(random.uniform(0.1, 1.0))
+            await agent.close_events()
+            away_s = random.uniform(0.0, grace_s / 2)
+
+            async def come_back() -> None:
+                await asyncio.sleep(away_s)
+                await agent.open_events(resume=True)
+
+            try:
+                await call_cycle(fleet, agent, before_answer=come_back)
+            except _RECOVERABLE as error:
+                fleet.progress.fail(error)
+                if agent.closed.is_set():
+                    await agent.open_events(resume=True)
+                return
+            flaps += 1
+            fleet.progress.done += 1
+
+        await run_for(duration_s, one)
+
+    await asyncio.gather(*(drive(agent) for agent in fleet.agents))
+    after = await forced_changes(fleet)
+    states = (await fleet.control_call("GET", "/emulator/agents")).json()
+    ids = {agent.spec.id for agent in fleet.agents}
+    not_ready = [entry["id"] for entry in states if entry["id"] in ids and entry["state"] == "NOT_READY"]
+    return {
+        "agents": len(fleet.agents),
+        "flaps": flaps,
+        "integrity": integrity(fleet),
+        "forced_changes": len(after) - before,
+        "agents_not_ready": len(not_ready),
+        "failures": fleet.progress.failed,
+    }

@@ -1,0 +1,278 @@
+"""``--spawn-demo``: the demo's stack run by the benchmark itself, one tier per process.
+
+The emulator, the edge and the connector run as ``fingress emulator|edge|connector`` child processes from
+the same configuration files the demo writes (so the connector reaches the emulator over real XMPP over
+WebSocket, as it would reach Finesse); the development identity provider is served from the benchmark's own
+process, which also mints the agents' tokens. Separate processes make two things possible: the resident
+memory of each tier is read from ``/proc/PID/status``, and the connector can be stopped and started again
+(the ``storm`` scenario).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import signal
+import socket
+import ssl
+import sys
+from collections.abc import Generator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from edge.tls import ReloadableServerContext
+from fingress.bench.cluster import BenchAgent, bench_agents, bench_emulator_config
+from fingress.bench.target import Target
+from fingress.demo.files import (
+    AGENT_CLAIM,
+    AUDIENCE,
+    CONNECTOR_ID,
+    SCOPE,
+    DemoFiles,
+    issuer_url,
+    write_demo_files,
+)
+from fingress.demo.ports import HOST, DemoPorts, PortInUse
+from fingress.devidp import DevIdentityProvider, DevIdpSettings, create_app
+from fingress.pki import ensure_dev_pki, write_atomically
+
+# Every simulated agent comes from 127.0.0.1: the per-address limit would otherwise stop the run, and
+# fixed windows keep no per-hit state (moving windows would store every hit of the run).
+_BENCH_RATE_LIMITS = """
+[rate_limits]
+strategy = "fixed-window"
+per_ip = "1000000/second"
+per_agent = "1000/second"
+sign_in = "1000/second"
+"""
+
+
+def resident_kib(pid: int) -> int | None:
+    """``VmRSS`` of a process in KiB, or None when it is gone (or not on Linux)."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return None
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    data_dir: Path
+    agents: int
+    disconnect_grace_s: float = 30.0
+    start_timeout_s: float = 60.0
+
+
+class _Child:
+    """One ``fingress`` subcommand running as a child process, its output in a log file."""
+
+    def __init__(self, *, name: str, argv: list[str], log_file: Path) -> None:
+        self.name = name
+        self._argv = argv
+        self._log_file = log_file
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        with self._log_file.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "fingress.cli", *self._argv, stdout=log, stderr=log, stdin=None
+            )
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None or self.process.returncode is not None else self.process.pid
+
+    async def stop(self, *, kill: bool = False, timeout_s: float = 10.0) -> None:
+        process, self.process = self.process, None
+        if process is None or process.returncode is not None:
+            return
+        process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            async with asyncio.timeout(timeout_s):
+                await process.wait()
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+class _IdpServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield  # the benchmark owns the process's signals
+
+
+class SpawnedStack:
+    """Emulator, edge and connector processes plus an in-process identity provider.
+
+    ``start()`` raises ``TimeoutError`` when the stack does not become ready within ``start_timeout_s`` (the
+    child logs are in ``data_dir/logs``); ``stop()`` is idempotent."""
+
+    def __init__(self, *, options: StackOptions) -> None:
+        self.options = options
+        self.data_dir = options.data_dir.resolve()
+        self.agents: list[BenchAgent] = bench_agents(options.agents)
+        self.ports: DemoPorts | None = None
+        self._provider: DevIdentityProvider | None = None
+        self._files: DemoFiles | None = None
+        self._emulator: _Child | None = None
+        self._edge: _Child | None = None
+        self._connector: _Child | None = None
+        self._idp_server: _IdpServer | None = None
+        self._idp_task: asyncio.Task[None] | None = None
+        self._ca_file: Path | None = None
+
+    async def start(self) -> Target:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "logs").mkdir(exist_ok=True)
+        ports = _free_ports()
+        self.ports = ports
+        pki = ensure_dev_pki(self.data_dir / "pki", connector_id=CONNECTOR_ID)
+        self._ca_file = pki.ca_file
+        toml_text, emulator_config = bench_emulator_config(self.agents)
+        emulator_file = self.data_dir / "bench-emulator.toml"
+        write_atomically(emulator_file, toml_text.encode(), mode=0o600)
+        files = write_demo_files(
+            self.data_dir,
+            ports=ports,
+            pki=pki,
+            emulator=emulator_config,
+            disconnect_grace_s=self.options.disconnect_grace_s,
+        )
+        write_atomically(files.policy, files.policy.read_bytes() + _BENCH_RATE_LIMITS.encode(), mode=0o644)
+        self._files = files
+        self._provider = DevIdentityProvider.create_or_open(
+            self.data_dir,
+            settings=DevIdpSettings(
+                issuer=issuer_url(ports), audience=AUDIENCE, agent_claim=AGENT_CLAIM, scopes=(SCOPE,)
+            ),
+        )
+        try:
+            await self._serve_idp(pki.server_cert_file, pki.server_key_file)
+            self._emulator = self._child(
+                "emulator",
+                [
+                    "emulator",
+                    "--config", str(emulator_file),
+                    "--host", HOST,
+                    "--port-a", str(ports.emulator_a),
+                    "--port-b", str(ports.emulator_b),
+                    "--xmpp-port-a", str(ports.emulator_xmpp_a),
+                    "--xmpp-port-b", str(ports.emulator_xmpp_b),
+                    "--cert", str(pki.server_cert_file),
+                    "--key", str(pki.server_key_file),
+                ],
+            )  # fmt: skip
+            await self._emulator.start()
+            await self._wait_for(f"https://{HOST}:{ports.emulator_a}/emulator/timing", verify=True)
+            self._edge = self._child("edge", ["edge", "--config", str(files.edge), "--log-format", "json"])
+            await self._edge.start()
+            await self.start_connector()
+        except BaseException:
+            await self.stop()
+            raise
+        return self.target()
+
+    def target(self) -> Target:
+        if self.ports is None or self._ca_file is None:
+            raise RuntimeError("the stack is not started")
+        provider = self._provider
+        assert provider is not None
+        return Target(
+            public_url=f"https://{HOST}:{self.ports.public}",
+            emulator_url=f"https://{HOST}:{self.ports.emulator_a}",
+            ca_file=self._ca_file,
+            agents=self.agents,
+            mint_token=lambda agent_id: provider.issue_token(agent_id).access_token,
+        )
+
+    def _child(self, name: str, argv: list[str]) -> _Child:
+        return _Child(name=name, argv=argv, log_file=self.data_dir / "logs" / f"{name}.log")
+
+    async def _serve_idp(self, cert_file: Path, key_file: Path) -> None:
+        assert self.ports is not None
+        assert self._provider is not None
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((HOST, self.ports.idp))
+        listener.listen(64)
+        tls = ReloadableServerContext(cert_file=cert_file, key_file=key_file)
+        config = uvicorn.Config(
+            create_app(self._provider),
+            ssl_context_factory=tls.uvicorn_context_factory,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            server_header=False,
+        )
+        self._idp_server = _IdpServer(config)
+        self._idp_task = asyncio.create_task(self._idp_server.serve(sockets=[listener]))
+
+    async def _wait_for(self, url: str, *, verify: bool) -> None:
+        """Poll ``url`` until it answers 200 (bounded by ``start_timeout_s``): a child process gives no
+        other readiness signal the benchmark can wait on."""
+        trust: ssl.SSLContext | bool = False
+        if verify and self._ca_file is not None:
+            trust = ssl.create_default_context(cafile=str(self._ca_file))
+        async with httpx.AsyncClient(verify=trust, timeout=2.0) as client:
+            async with asyncio.timeout(self.options.start_timeout_s):
+                while True:
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await client.get(url)).status_code == 200:
+                            return
+                    await asyncio.sleep(0.1)
+
+    async def start_connector(self) -> None:
+        """Start the connector process and wait until the edge reports a tunnel up (``/readyz``)."""
+        assert self._files is not None
+        assert self.ports is not None
+        self._connector = self._child(
+            "connector", ["connector", "--config", str(self._files.connector), "--log-format", "json"]
+        )
+        await self._connector.start()
+        await self._wait_for(f"http://{HOST}:{self.ports.admin}/readyz", verify=False)
+
+    async def stop_connector(self, *, kill: bool = False) -> None:
+        if self._connector is not None:
+            await self._connector.stop(kill=kill)
+
+    def resident_kib(self) -> dict[str, int | None]:
+        """Resident memory of each tier's process, in KiB."""
+        return {
+            name: (resident_kib(child.pid) if child is not None and child.pid is not None else None)
+            for name, child in (
+                ("edge", self._edge),
+                ("connector", self._connector),
+                ("emulator", self._emulator),
+            )
+        }
+
+    async def stop(self) -> None:
+        for child in (self._connector, self._edge, self._emulator):
+            if child is not None:
+                await child.stop()
+        server, task = self._idp_server, self._idp_task
+        self._idp_server = self._idp_task = None
+        if server is not None and task is not None:
+            server.should_exit = True
+            await task
+
+
+def _free_ports() -> DemoPorts:
+    """A run of free loopback ports below the ephemeral range (whose ports outgoing connections take)."""
+    rng = random.Random()
+    for _ in range(50):
+        ports = DemoPorts.from_base(rng.randrange(20000, 32000))
+        try:
+            ports.check_free()
+        except PortInUse:
+            continue
+        return ports
+    raise OSError("no free run of ports found on loopback")
