@@ -100,6 +100,9 @@ class Cti:
         # Which agents have been told about a dialog (POSTed and not yet DELETEd).
         self._audience: dict[str, set[str]] = {}
         self._changed_users: dict[str, None] = {}
+        # The agent a request was made for: only its notifications echo the requestId (a colleague who
+        # sees the same dialog change gets an empty one, like any unsolicited event).
+        self._requested_for: str | None = None
 
     def cancel_timers(self) -> None:
         """Stop every wrap-up, nailed-connection and ring timer (the state is being thrown away)."""
@@ -165,6 +168,7 @@ class Cti:
         side: Side,
         request_id: str,
     ) -> None:
+        self._requested_for = agent_id
         agent = self.agents[agent_id]
         error = self._sign_in_refusal(agent, extension, device_id, mobile)
         if error is not None:
@@ -209,6 +213,7 @@ class Cti:
         return None
 
     def set_ready(self, agent_id: str, request_id: str) -> None:
+        self._requested_for = agent_id
         agent = self.agents[agent_id]
         waiting_for_nailed = agent.mobile_agent is not None and agent.mobile_agent.mode == "NAILED_CONNECTION"
         if not agent.signed_in or (waiting_for_nailed and not agent.nailed_connected):
@@ -223,6 +228,7 @@ class Cti:
         self._flush(request_id)
 
     def set_not_ready(self, agent_id: str, reason: config.ReasonCode | None, request_id: str) -> None:
+        self._requested_for = agent_id
         agent = self.agents[agent_id]
         if not agent.signed_in:
             self._notifier.async_error(agent_id, INVALID_STATE, request_id)
@@ -239,6 +245,7 @@ class Cti:
             self._set_state(agent, "NOT_READY", reason)
 
     def logout(self, agent_id: str, reason: config.ReasonCode | None, request_id: str) -> None:
+        self._requested_for = agent_id
         agent = self.agents[agent_id]
         allowed = agent.signed_in and agent.state not in CALL_STATES
         if self._behaviour.logout_only_from_not_ready and agent.state != "NOT_READY":
@@ -294,6 +301,9 @@ class Cti:
 
     # ------------------------------------------------------------------------------- state bookkeeping
 
+    def _echo(self, agent_id: str, request_id: str) -> str:
+        return request_id if agent_id == self._requested_for else ""
+
     def _changed(self, agent: Agent) -> None:
         self._changed_users[agent.id] = None
 
@@ -309,7 +319,7 @@ class Cti:
     def _flush(self, request_id: str) -> None:
         changed, self._changed_users = self._changed_users, {}
         for agent_id in changed:
-            self._notifier.user_changed(self.agents[agent_id], request_id)
+            self._notifier.user_changed(self.agents[agent_id], self._echo(agent_id, request_id))
 
     def _end_wrap_up(self, agent: Agent, request_id: str) -> None:
         if agent.wrap_up_timer is not None:
@@ -495,11 +505,11 @@ class Cti:
         audience = self._audience.setdefault(dialog.id, set())
         present = {p.agent_id for p in dialog.participants if p.agent_id is not None and p.state != "DROPPED"}
         for agent_id in sorted(audience - present):
-            self._notifier.dialog_event(agent_id, dialog, "DELETE", request_id)
+            self._notifier.dialog_event(agent_id, dialog, "DELETE", self._echo(agent_id, request_id))
             audience.discard(agent_id)
         for agent_id in sorted(present):
             event = "PUT" if agent_id in audience else "POST"
-            self._notifier.dialog_event(agent_id, dialog, event, request_id)
+            self._notifier.dialog_event(agent_id, dialog, event, self._echo(agent_id, request_id))
             audience.add(agent_id)
         dialog.participants = [p for p in dialog.participants if p.state != "DROPPED"]
         for agent_id in present:
@@ -556,6 +566,7 @@ class Cti:
         )
 
     def make_call(self, agent_id: str, *, to_address: str, request_id: str) -> None:
+        self._requested_for = agent_id
         agent = self.agents[agent_id]
         if agent.state not in ("NOT_READY", "WORK", "WORK_READY") or self._on_call(agent_id):
             self._notifier.async_error(agent_id, INVALID_STATE, request_id)
@@ -659,6 +670,7 @@ class Cti:
         call_data: CallData | None = None,
         request_id: str,
     ) -> None:
+        self._requested_for = agent_id
         dialog = self.dialogs.get(dialog_id)
         participant = dialog.participant_of(agent_id) if dialog is not None else None
         if dialog is None or participant is None:
@@ -722,7 +734,7 @@ class Cti:
     def _publish_unchanged(self, dialog: Dialog, request_id: str) -> None:
         """Publish a PUT of ``dialog`` to everyone who sees it (call data changed, also during wrap-up)."""
         for agent_id in sorted(self._audience.get(dialog.id, ())):
-            self._notifier.dialog_event(agent_id, dialog, "PUT", request_id)
+            self._notifier.dialog_event(agent_id, dialog, "PUT", self._echo(agent_id, request_id))
 
     def _consult(
         self, dialog: Dialog, participant: Participant, agent: Agent, to_address: str, request_id: str

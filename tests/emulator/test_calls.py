@@ -370,3 +370,15 @@ def test_an_agent_calls_a_busy_agent(lab: Harness) -> None:
     lab.not_ready("1003")
     lab.make_call("1003", "1001001")
     assert session.errors()[-1].text("data/apiErrors/apiError/errorType") == "Device Busy"
+
+
+def test_only_the_requesting_agent_sees_its_request_id(lab: Harness) -> None:
+    alice = lab.ready_agent("1003", "1003001")
+    lab.sign_in("1005", "1005001")
+    erin = lab.watch("1005")
+    call = lab.offer("1003")
+    lab.cluster.cti.answer_on_phone(call)
+    lab.act("1003", call, "CONSULT_CALL", to_address="1005001", request_id="consult-1")
+    assert alice.dialog_events()[-1].request_id == "consult-1"
+    assert [n.request_id for n in erin.notifications] == [""] * len(erin.notifications)
+    assert erin.dialog_events()
