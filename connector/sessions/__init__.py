@@ -8,7 +8,14 @@ The model, from the inside out:
   out to the agent's subscribers (its open event sockets, through the tunnel);
 * :mod:`~connector.sessions.pending` matches notifications to the requests waiting for them, so an action
   answers with the confirmed result;
-* :mod:`~connector.sessions.session` is the one agent's session: sign-in, actions, the notification link
-  with reconnect, presence grace, side failover;
+* :mod:`~connector.sessions.session` is the one agent's session: sign-in, reads and actions with confirmed
+  results (:mod:`~connector.sessions.matching` says which notification settles which action), and the
+  notifications it applies; three parts plug into it:
+
+  - :mod:`~connector.sessions.supervision` keeps its notification link up (reconnect with backoff and
+    jitter, link alerts);
+  - :mod:`~connector.sessions.grace` applies the presence-grace policy when the app has been gone too long;
+  - :mod:`~connector.sessions.failover` moves it to the other Finesse side and repairs the stale forced
+    logout the old side may send (:mod:`~connector.sessions.logouts` tells the kinds of logout apart);
 * :mod:`~connector.sessions.manager` routes the tunnel's requests to sessions (the ``TunnelService``).
 """

@@ -1,11 +1,11 @@
-"""One signed-in agent's Finesse session: REST credential, XMPP notification link, events, grace, failover.
+"""One signed-in agent's Finesse session: its REST credential, its Finesse operations and its events.
 
-The session's only long-lived task is its link supervisor (:meth:`AgentSession._run_link`): it keeps one
-notification link to the current Finesse side up — reconnecting with backoff and jitter, alerting the agent
-after repeated failures, moving to the other side when this one does not come back — and re-reads the
-agent's User and dialogs after every reconnect, because notifications may have been missed. Notifications
-are handled synchronously as they arrive (parse → confirm waiting requests → mirror → event log), so their
-order is kept and no queue grows.
+:class:`AgentSession` is the core the other parts of a session plug into: the link supervisor
+(:mod:`~connector.sessions.supervision`) keeps its notification link up and calls it back for every
+notification; the presence grace (:mod:`~connector.sessions.grace`) applies the policy when the app has
+been gone too long; side failover (:mod:`~connector.sessions.failover`) moves it to the other Finesse side
+and repairs a stale forced logout. Notifications are handled synchronously as they arrive (parse →
+confirm waiting requests → mirror → event log), so their order is kept and no queue grows.
 
 Actions (:meth:`AgentSession.act`) send one REST request with a fresh ``requestId`` and wait, bounded by
 ``action_timeout_s``, for the notification that settles it: 200 with the new object, a problem carrying
@@ -27,33 +27,33 @@ from connector.finesse.client import Accepted, FinesseClient, new_request_id
 from connector.finesse.commands import DialogAction, MakeCall, RequestedState, SignIn, StateChange
 from connector.finesse.credentials import Credentials
 from connector.finesse.errors import FinesseProtocolError, SideOutOfService, SideUnreachable
-from connector.finesse.ids import AgentId, DialogId, ReasonCodeId, RequestId
+from connector.finesse.ids import AgentId, DialogId, RequestId
 from connector.finesse.models import (
     AgentState,
-    Dialog,
-    DialogList,
     ReasonCode,
     ReasonCodeCategory,
     SystemInfo,
     Update,
-    UpdateEvent,
     User,
     WrapUpReason,
 )
 from connector.finesse.parse import parse_update
-from connector.sessions.backoff import reconnect_delay_s
 from connector.sessions.context import SessionContext
 from connector.sessions.eventlog import EventLog, EventSink
-from connector.sessions.links import LinkFailed, NotificationLink, SideName
-from connector.sessions.mirror import AgentMirror, Draft, dialog_id_from_source
+from connector.sessions.failover import SideFailover
+from connector.sessions.grace import PresenceGrace
+from connector.sessions.links import SideName
+from connector.sessions.logouts import ended_reason
+from connector.sessions.matching import concerns_dialog, dialogs_in, signed_in_on, user_heading_to
+from connector.sessions.mirror import AgentMirror, Draft
 from connector.sessions.outcomes import is_invalid_device, problem_for
 from connector.sessions.pending import FinesseRejected, PendingRequests
+from connector.sessions.supervision import LinkSupervisor
 from connector.sessions.views import JsonObject, device_view, reason_code_view, wrap_up_reason_view
-from edge.tunnel.errors import ApiError, Conflict, NotFound, Unauthorized, Unavailable
+from edge.tunnel.errors import ApiError, Conflict, NotFound, Unavailable
 
 _log = structlog.get_logger(__name__)
 
-SUPERVISOR_REASON_CODE = 999
 # Dialog ids the agent may still wrap up after the call left its dialog list.
 _RECENTLY_ENDED = 4
 
@@ -97,23 +97,18 @@ class AgentSession:
         self._reason_codes: dict[ReasonCodeCategory, tuple[ReasonCode, ...]] = {}
         self._wrap_up_reasons: tuple[WrapUpReason, ...] | None = None
         self._recently_ended: deque[DialogId] = deque(maxlen=_RECENTLY_ENDED)
-        self._link: NotificationLink | None = None
-        self._link_task: asyncio.Task[None] | None = None
-        self._link_up = asyncio.Event()
-        self._link_failures = 0
-        self._alerted_link_down = False
-        self._moved_from: SideName | None = None
-        self._state_before_move: User | None = None
-        self._moved_at_s: float | None = None
-        self._grace: asyncio.TimerHandle | None = None
-        self._policy_deferred = False
+        self._links = LinkSupervisor(session=self, context=context)
+        self._failover = SideFailover(session=self, context=context)
+        sessions = context.config.sessions
+        self._grace = PresenceGrace(
+            session=self, grace_s=sessions.disconnect_grace_s, policy=sessions.grace_policy
+        )
         # Why the LOGOUT that is coming is expected (signed_out, idle_grace); None: a LOGOUT is forced.
         self._expected_logout: str | None = None
-        self._repairing = False
         self._background: set[asyncio.Task[Any]] = set()
         self.status: str | None = None
         self.ended_reason: str | None = None
-        self._set_status("signing_in")
+        self.set_status("signing_in")
 
     def __repr__(self) -> str:
         return f"AgentSession(agent_id={self.agent_id!r}, side={self.side!r}, status={self.status!r})"
@@ -130,8 +125,32 @@ class AgentSession:
         return self._sign_in is not None
 
     @property
-    def _rest(self) -> FinesseClient:
+    def sign_in_command(self) -> SignIn | None:
+        """The last sign-in Finesse accepted through this session."""
+        return self._sign_in
+
+    @property
+    def credentials(self) -> Credentials:
+        return self._credentials
+
+    @property
+    def rest(self) -> FinesseClient:
+        """The REST client of the session's current side."""
         return self._ctx.finesse[self.side]
+
+    @property
+    def subscriber_count(self) -> int:
+        return self.events.subscriber_count
+
+    @property
+    def expected_logout(self) -> str | None:
+        """Why the LOGOUT that is coming is expected; None: a LOGOUT would be forced."""
+        return self._expected_logout
+
+    @property
+    def moving(self) -> bool:
+        """A move to the other side is under way."""
+        return self._failover.moving
 
     @property
     def _user_uri(self) -> str:
@@ -141,19 +160,22 @@ class AgentSession:
         """Replace the credential (a newer bearer token, or the password given at a new sign-in)."""
         self._credentials = credentials
 
+    def expect_logout(self, why: str) -> None:
+        """The LOGOUT that is coming is expected: the session ends with ``why`` as its reason."""
+        self._expected_logout = why
+
     def attach(self, sink: EventSink, since: int | None) -> None:
         """A subscriber (event socket) arrived: the grace, if running, stops; it resumes from ``since``."""
         if self.ended:
             raise NotFound("no_session", "the agent is not signed in through fingress")
-        self._cancel_grace()
-        self._policy_deferred = False
+        self._grace.subscriber_returned()
         self.events.subscribe(sink, since)
 
     def detach(self, sink: EventSink) -> None:
         """A subscriber left; the last one leaving starts the grace timer."""
         self.events.unsubscribe(sink)
         if self.events.subscriber_count == 0:
-            self._start_grace()
+            self._grace.start()
 
     async def close(self, reason: str = "connector_stopped") -> None:
         """End the session without touching the agent's state in Finesse (shutdown, failed sign-in)."""
@@ -170,19 +192,13 @@ class AgentSession:
         await self._read_user_choosing_side(credentials or self._credentials)
         if credentials is not None:
             self._credentials = credentials
-        await self._ensure_link()
+        await self._links.ensure_up()
         try:
-            reply = await self.act(
-                "sign_in",
-                source=self._user_uri,
-                accepts=lambda update: _signed_in_on(update, command.extension),
-                send=lambda request_id: self._rest.sign_in(self._credentials, command, request_id=request_id),
-                render=self._render_agent,
-            )
+            reply = await self._send_sign_in("sign_in", command)
         except Conflict as error:
             if error.code != "invalid_device":
                 raise
-            devices = await self._rest.get_devices(self._credentials, extension=command.extension)
+            devices = await self.rest.get_devices(self._credentials, extension=command.extension)
             raise Conflict(
                 "device_selection_required",
                 "this extension has several devices: sign in again with one of them as device_id",
@@ -190,39 +206,40 @@ class AgentSession:
             ) from error
         self._sign_in = command
         self._expected_logout = None
-        self._set_status("active")
+        self.set_status("active")
         await self._refresh_lists()
         if self.events.subscriber_count == 0:
-            self._start_grace()
+            self._grace.start()
         return reply
+
+    async def sign_in_again(self) -> None:
+        """Sign in again with the last accepted sign-in (after a move, or a stale forced logout)."""
+        if self._sign_in is None:
+            return
+        await self._send_sign_in("sign_in_again", self._sign_in)
+
+    async def _send_sign_in(self, operation: str, command: SignIn) -> Reply:
+        return await self.act(
+            operation,
+            source=self._user_uri,
+            accepts=lambda update: signed_in_on(update, command.extension),
+            send=lambda request_id: self.rest.sign_in(self._credentials, command, request_id=request_id),
+            render=self._render_agent,
+        )
 
     async def _read_user_choosing_side(self, credentials: Credentials) -> None:
         """Read the User (this checks the credential once, before any XMPP attempt could count against the
         account lock), moving to the other side when this one is out of service or unreachable."""
         try:
-            user = await self._rest.get_user(credentials)
+            user = await self.rest.get_user(credentials)
         except (SideOutOfService, SideUnreachable):
             other = self._ctx.sides.other(self.side)
-            if not self._ctx.has_side(other) or self._link_task is not None:
+            if not self._ctx.has_side(other) or self._links.task is not None:
                 raise
             self.side = self._ctx.sides.active = other
-            user = await self._rest.get_user(credentials)
+            user = await self.rest.get_user(credentials)
         for draft in self.mirror.reconcile(user, self.mirror.dialogs.values()):
-            self._publish(draft)
-
-    async def _ensure_link(self) -> None:
-        if self._link_task is None:
-            self._link_task = asyncio.create_task(self._run_link(), name=f"finesse-link-{self.agent_id}")
-        if self._link_up.is_set():
-            return
-        timeout_s = self._ctx.config.xmpp.connect_timeout_s + 1
-        waiter = asyncio.ensure_future(self._link_up.wait())
-        await asyncio.wait({waiter, self._link_task}, timeout=timeout_s, return_when="FIRST_COMPLETED")
-        if not waiter.done():
-            waiter.cancel()
-            if self.ended_reason == "finesse_auth_failed":
-                raise Unauthorized("finesse_auth_failed", "Finesse refused the agent's notification login")
-            raise Unavailable("finesse_link_down", "the Finesse notification service cannot be reached")
+            self.publish(draft)
 
     async def agent(self) -> Reply:
         view = self.mirror.agent_json()
@@ -233,13 +250,13 @@ class AgentSession:
     async def reason_codes(self, category: ReasonCodeCategory) -> Reply:
         codes = self._reason_codes.get(category)
         if codes is None:
-            codes = await self._rest.get_reason_codes(self._credentials, category)
+            codes = await self.rest.get_reason_codes(self._credentials, category)
             self._reason_codes[category] = codes
         return Reply(200, {"reason_codes": [reason_code_view(code) for code in codes]})
 
     async def wrap_up_reasons(self) -> Reply:
         if self._wrap_up_reasons is None:
-            self._wrap_up_reasons = await self._rest.get_wrap_up_reasons(self._credentials)
+            self._wrap_up_reasons = await self.rest.get_wrap_up_reasons(self._credentials)
         return Reply(200, {"wrap_up_reasons": [wrap_up_reason_view(r) for r in self._wrap_up_reasons]})
 
     def dialogs(self) -> Reply:
@@ -250,9 +267,9 @@ class AgentSession:
         """Reason codes and wrap-up reasons are cached per agent and refreshed at every sign-in."""
         try:
             not_ready, logout, wrap_up = await asyncio.gather(
-                self._rest.get_reason_codes(self._credentials, ReasonCodeCategory.NOT_READY),
-                self._rest.get_reason_codes(self._credentials, ReasonCodeCategory.LOGOUT),
-                self._rest.get_wrap_up_reasons(self._credentials),
+                self.rest.get_reason_codes(self._credentials, ReasonCodeCategory.NOT_READY),
+                self.rest.get_reason_codes(self._credentials, ReasonCodeCategory.LOGOUT),
+                self.rest.get_wrap_up_reasons(self._credentials),
             )
         except ApiError as error:
             # The lists are read again on demand; a failure here must not fail the sign-in.
@@ -272,8 +289,8 @@ class AgentSession:
             return await self.act(
                 "sign_out" if signing_out else "change_state",
                 source=self._user_uri,
-                accepts=lambda update: _user_heading_to(update, wanted),
-                send=lambda request_id: self._rest.change_state(
+                accepts=lambda update: user_heading_to(update, wanted),
+                send=lambda request_id: self.rest.change_state(
                     self._credentials, command, request_id=request_id
                 ),
                 render=self._render_agent,
@@ -289,8 +306,8 @@ class AgentSession:
         return await self.act(
             "make_call",
             source=f"{self._user_uri}/Dialogs",
-            accepts=lambda update: any(d.id not in known for d in _dialogs_in(update)),
-            send=lambda request_id: self._rest.make_call(self._credentials, command, request_id=request_id),
+            accepts=lambda update: any(d.id not in known for d in dialogs_in(update)),
+            send=lambda request_id: self.rest.make_call(self._credentials, command, request_id=request_id),
             render=lambda update: self._render_dialog(update, None),
         )
 
@@ -303,8 +320,8 @@ class AgentSession:
         return await self.act(
             f"dialog_{command.action.value.lower()}",
             source=f"/finesse/api/Dialog/{dialog_id}",
-            accepts=lambda update: _concerns_dialog(update, dialog_id),
-            send=lambda request_id: self._rest.dialog_action(
+            accepts=lambda update: concerns_dialog(update, dialog_id),
+            send=lambda request_id: self.rest.dialog_action(
                 self._credentials, dialog_id, command, request_id=request_id
             ),
             render=lambda update: self._render_dialog(update, dialog_id),
@@ -330,7 +347,7 @@ class AgentSession:
             try:
                 await send(request_id)
             except (SideOutOfService, SideUnreachable):
-                self._request_move("rest_unavailable")
+                self.request_move("rest_unavailable")
                 raise
             done, _ = await asyncio.wait(
                 {expectation.future}, timeout=self._ctx.config.finesse.action_timeout_s
@@ -372,7 +389,7 @@ class AgentSession:
         return self.mirror.agent_json() or {"id": self.agent_id, "signed_in": False}
 
     def _render_dialog(self, update: Update, dialog_id: DialogId | None) -> JsonObject:
-        dialogs = _dialogs_in(update)
+        dialogs = dialogs_in(update)
         chosen = next((d for d in dialogs if dialog_id is None or d.id == dialog_id), None)
         if chosen is None and dialogs:
             chosen = dialogs[0]
@@ -397,7 +414,7 @@ class AgentSession:
     def presence(self, jid: str, available: bool) -> None:
         # The ``finesse`` user going unavailable means the Finesse webapp on this side is down.
         if not available and jid.split("/", 1)[0].split("@", 1)[0].lower() == "finesse":
-            self._request_move("finesse_unavailable")
+            self.request_move("finesse_unavailable")
 
     def apply(self, update: Update) -> None:
         """Take one notification into account (in arrival order)."""
@@ -405,7 +422,7 @@ class AgentSession:
             return
         if isinstance(update.data, SystemInfo):
             if not update.data.in_service:
-                self._request_move("out_of_service")
+                self.request_move("out_of_service")
             return
         before = self.mirror.user
         settled = self._pending.offer(update)
@@ -414,260 +431,53 @@ class AgentSession:
                 draft.data["request_id"] = settled.request_id
             if draft.type == "dialog.ended":
                 self._recently_ended.append(DialogId(str(draft.data["id"])))
-            self._publish(draft)
+            self.publish(draft)
         if isinstance(update.data, User):
             self._user_changed(before, update.data)
-        if self._policy_deferred and not self.mirror.on_call and not self.ended:
-            self._policy_deferred = False
-            self._spawn(self._apply_grace_policy())
+        self._grace.call_may_have_ended()
 
-    def _publish(self, draft: Draft) -> None:
+    def publish(self, draft: Draft) -> None:
+        """Publish one event to the agent's stream."""
         self.events.publish(draft.type, draft.data)
 
     def _user_changed(self, before: User | None, user: User) -> None:
-        forced_codes = self._ctx.config.failover.forced_logout_reason_codes
-        reason_code = _reason_code_number(user)
-        forced = reason_code in forced_codes
-        # Only the change into the forced state counts (Finesse repeats the whole User afterwards), and
-        # only from a state worth restoring.
-        was_forced = before is not None and _reason_code_number(before) in forced_codes
-        if self._stale_after_move(forced) and before is not None and before.signed_in and not was_forced:
-            if not self._repairing:
-                self._repairing = True
-                self._spawn(self._repair_stale_logout(before))
+        if self._failover.absorbs_user_change(before, user):
             return
-        if self._repairing:
-            return
-        if user.state is not AgentState.LOGOUT or self._sign_in is None:
-            return
-        if self._expected_logout is not None:
-            self._end(self._expected_logout)
-        elif reason_code == SUPERVISOR_REASON_CODE:
-            self._end("supervisor")
-        else:
-            self._end("forced_logout")
+        if user.state is AgentState.LOGOUT and self._sign_in is not None:
+            self.end(ended_reason(user, self._expected_logout))
 
-    def _stale_after_move(self, forced: bool) -> bool:
-        if not forced or self._moved_at_s is None or self._expected_logout is not None:
-            return False
-        window_s = self._ctx.config.failover.stale_logout_window_s
-        return self._ctx.monotonic() - self._moved_at_s <= window_s
+    # --- the notification link and failover (LinkHost) ---------------------------------------------------
 
-    async def _repair_stale_logout(self, before: User) -> None:
-        """The old side force-logged the agent out after the move: sign in again, restore the state."""
-        _log.warning("stale_logout_detected", agent_id=self.agent_id, side=self.side)
-        try:
-            await self._sign_in_again()
-            await self._restore_state(before)
-        except ApiError as error:
-            _log.error("stale_logout_repair_failed", agent_id=self.agent_id, code=error.code)
-            self._repairing = False
-            self._end("forced_logout")
-            return
-        self._repairing = False
-        self._publish(Draft("alert", {"kind": "stale_logout_repaired", "side": self.side}))
+    def request_move(self, reason: str) -> bool:
+        """Move the session to the other side; false if it cannot (see :class:`SideFailover`)."""
+        return self._failover.request_move(reason)
 
-    async def _sign_in_again(self) -> None:
-        if self._sign_in is None:
-            return
-        command = self._sign_in
-        await self.act(
-            "sign_in_again",
-            source=self._user_uri,
-            accepts=lambda update: _signed_in_on(update, command.extension),
-            send=lambda request_id: self._rest.sign_in(self._credentials, command, request_id=request_id),
-            render=self._render_agent,
-        )
+    def drop_link(self) -> None:
+        self._links.drop_link()
 
-    async def _restore_state(self, before: User) -> None:
-        current = self.mirror.user
-        if before.state not in (AgentState.READY, AgentState.NOT_READY):
-            return
-        if (
-            current is not None
-            and current.state is before.state
-            and (before.state is AgentState.READY or current.reason_code_id == before.reason_code_id)
-        ):
-            return
-        reason = before.reason_code_id if before.state is AgentState.NOT_READY else None
-        await self.change_state(StateChange(RequestedState(before.state.value), reason))
-
-    # --- the notification link ------------------------------------------------------------------------------
-
-    async def _run_link(self) -> None:
-        """Keep the notification link up until the session ends (the session's one long-lived task)."""
-        xmpp = self._ctx.config.xmpp
-        reconnecting = False
-        while not self.ended:
-            side = self.side
-            try:
-                async with asyncio.timeout(xmpp.connect_timeout_s):
-                    link = await self._ctx.links.open(side=side, credentials=self._credentials, handler=self)
-            except (LinkFailed, TimeoutError) as error:
-                failure = error if isinstance(error, LinkFailed) else LinkFailed("timeout")
-                if failure.auth_failed:
-                    self._publish(Draft("alert", {"kind": "finesse_auth_failed", "side": side}))
-                    self._end("finesse_auth_failed")
-                    return
-                await self._link_attempt_failed(failure)
-                continue
-            if self.ended or side != self.side:
-                await link.close()
-                continue
-            self._link = link
-            if reconnecting:
-                self._ctx.metrics.xmpp_reconnects.inc()
-            await self._link_established(reconnecting)
-            reconnecting = True
-            lost = await link.wait_closed()
-            self._link = None
-            self._link_up.clear()
-            if not self.ended:
-                _log.warning("finesse_link_lost", agent_id=self.agent_id, side=side, reason=lost.reason)
-                if self._moved_from is None:
-                    self._set_status("link_down")
-
-    async def _link_attempt_failed(self, failure: LinkFailed) -> None:
-        self._link_failures += 1
-        failures = self._link_failures
-        self._set_status("link_down")
-        _log.warning("finesse_link_failed", agent_id=self.agent_id, side=self.side, failures=failures)
-        if failures == self._ctx.config.xmpp.alert_after_failures:
-            self._alerted_link_down = True
-            self._publish(
-                Draft("alert", {"kind": "finesse_link_down", "side": self.side, "reason": failure.reason})
-            )
-        failover = self._ctx.config.failover
-        move_now = failover.enabled and failures % failover.move_after_failures == 0
-        if move_now and self._request_move("xmpp_lost"):
-            return
-        xmpp = self._ctx.config.xmpp
-        await asyncio.sleep(
-            reconnect_delay_s(
-                failures,
-                base_s=xmpp.reconnect_base_s,
-                max_s=xmpp.reconnect_max_s,
-                jitter=xmpp.reconnect_jitter,
-                rng=self._ctx.rng,
-            )
-        )
-
-    async def _link_established(self, reconnecting: bool) -> None:
-        moved_from = self._moved_from
-        self._moved_from = None
-        try:
-            if moved_from is not None:
-                await self._complete_move(moved_from)
-            elif reconnecting or self._link_failures:
-                await self._resync()
-        except ApiError as error:
-            _log.warning("resync_failed", agent_id=self.agent_id, code=error.code)
-        if self._alerted_link_down:
-            self._alerted_link_down = False
-            self._publish(Draft("alert", {"kind": "recovered", "side": self.side}))
-        self._link_failures = 0
-        if self._sign_in is not None:
-            self._set_status("active")
-        self._link_up.set()
+    async def link_established(self, *, reconnected: bool) -> None:
+        """A link is up: finish a move to this side, or re-read the agent after a reconnect."""
+        moved_from = self._failover.take_move()
+        if moved_from is not None:
+            await self._failover.complete_move(moved_from)
+        elif reconnected:
+            await self._resync()
 
     async def _resync(self) -> None:
         """Re-read the User and dialogs: notifications may have been missed while the link was down."""
         user, dialogs = await asyncio.gather(
-            self._rest.get_user(self._credentials), self._rest.get_dialogs(self._credentials)
+            self.rest.get_user(self._credentials), self.rest.get_dialogs(self._credentials)
         )
         before = self.mirror.user
         for draft in self.mirror.reconcile(user, dialogs):
-            self._publish(draft)
+            self.publish(draft)
         self._user_changed(before, user)
 
-    # --- failover -----------------------------------------------------------------------------------------
-
-    def _request_move(self, reason: str) -> bool:
-        """Move the session to the other side (the link supervisor does the work); false if it cannot."""
-        other = self._ctx.sides.other(self.side)
-        if self.ended or self._moved_from is not None or not self._ctx.has_side(other):
-            return False
-        if not self._ctx.config.failover.enabled:
-            return False
-        _log.warning("failover_started", agent_id=self.agent_id, from_side=self.side, reason=reason)
-        self._moved_from = self.side
-        self._state_before_move = self.mirror.user
-        self.side = other
-        self._ctx.sides.active = other
-        if self._link is not None:
-            self._spawn(self._link.close())
-        return True
-
-    async def _complete_move(self, moved_from: SideName) -> None:
-        """On the new side: sign a mobile agent (or a signed-out agent) in again, restore, tell the agent."""
-        self._moved_at_s = self._ctx.monotonic()
-        self._ctx.metrics.failovers.labels(to_side=self.side).inc()
-        user = await self._rest.get_user(self._credentials)
-        before = self._state_before_move
-        for draft in self.mirror.reconcile(user, self.mirror.dialogs.values()):
-            self._publish(draft)
-        self._publish(Draft("alert", {"kind": "failover", "from": moved_from, "to": self.side}))
-        lost_mobile = self._sign_in is not None and self._sign_in.mobile_agent is not None
-        if self._sign_in is not None and (not user.signed_in or (lost_mobile and user.mobile_agent is None)):
-            # Finesse forgets mobile-agent details on a node switch: sign in again as mobile agent.
-            await self._sign_in_again()
-        if before is not None:
-            await self._restore_state(before)
-        dialogs = await self._rest.get_dialogs(self._credentials)
-        for draft in self.mirror.reconcile(self.mirror.user or user, dialogs):
-            self._publish(draft)
-
-    # --- presence grace -----------------------------------------------------------------------------------
-
-    def _start_grace(self) -> None:
-        if self.ended or self._grace is not None or self._sign_in is None:
-            return
-        grace_s = self._ctx.config.sessions.disconnect_grace_s
-        self._grace = asyncio.get_running_loop().call_later(grace_s, self._grace_expired)
-
-    def _cancel_grace(self) -> None:
-        if self._grace is not None:
-            self._grace.cancel()
-            self._grace = None
-
-    def _grace_expired(self) -> None:
-        self._grace = None
-        if self.ended or self.events.subscriber_count > 0:
-            return
-        policy = self._ctx.config.sessions.grace_policy
-        _log.info("grace_expired", agent_id=self.agent_id, policy=policy.action, on_call=self.mirror.on_call)
-        if policy.action == "keep":
-            return
-        if self.mirror.on_call and policy.action == "logout":
-            # CCE signs out only from NOT_READY, never during a call: wait for the call to end.
-            self._policy_deferred = True
-            return
-        # NOT_READY during a call becomes Finesse's pending state, applied when the call ends.
-        self._spawn(self._apply_grace_policy())
-
-    async def _apply_grace_policy(self) -> None:
-        policy = self._ctx.config.sessions.grace_policy
-        user = self.mirror.user
-        if self.ended or user is None or not user.signed_in or self.events.subscriber_count > 0:
-            return
-        try:
-            if policy.action == "not_ready":
-                if user.state is not AgentState.NOT_READY and user.pending_state is not AgentState.NOT_READY:
-                    reason = ReasonCodeId(policy.reason_code_id) if policy.reason_code_id else None
-                    await self.change_state(StateChange(RequestedState.NOT_READY, reason))
-                return
-            if user.state is not AgentState.NOT_READY:
-                step = policy.not_ready_reason_code_id
-                await self.change_state(
-                    StateChange(RequestedState.NOT_READY, ReasonCodeId(step) if step else None)
-                )
-            self._expected_logout = "idle_grace"
-            reason = ReasonCodeId(policy.reason_code_id) if policy.reason_code_id else None
-            await self.change_state(StateChange(RequestedState.LOGOUT, reason))
-        except ApiError as error:
-            _log.error("grace_policy_failed", agent_id=self.agent_id, code=error.code)
-
     # --- ending -------------------------------------------------------------------------------------------
+
+    def end(self, reason: str) -> None:
+        """End the session, publishing ``session.ended`` with ``reason`` (no-op once ended)."""
+        self._end(reason)
 
     def _end(self, reason: str, *, publish: bool = True) -> None:
         if self.ended:
@@ -676,18 +486,15 @@ class AgentSession:
         _log.info("session_ended", agent_id=self.agent_id, reason=reason)
         if publish:
             self.events.publish("session.ended", {"reason": reason})
-        self._cancel_grace()
+        self._grace.cancel()
         self._pending.fail_all(Unavailable("session_ended", f"the session ended ({reason})"))
         self.events.close()
-        self._set_status(None)
-        if self._link is not None:
-            self._spawn(self._link.close())
-        if self._link_task is not None and self._link_task is not asyncio.current_task():
-            self._link_task.cancel()
+        self.set_status(None)
+        self._links.cancel()
         self._on_ended(self)
 
     async def _stop_tasks(self) -> None:
-        tasks = [task for task in (self._link_task, *self._background) if task is not None]
+        tasks = [task for task in (self._links.task, *self._background) if task is not None]
         for task in tasks:
             if task is not asyncio.current_task():
                 task.cancel()
@@ -695,52 +502,17 @@ class AgentSession:
             if task is not asyncio.current_task():
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        if self._link is not None:
-            await self._link.close()
-            self._link = None
+        await self._links.close_link()
 
-    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run ``work`` as a background task of the session (cancelled when the session closes)."""
         task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def _set_status(self, status: str | None) -> None:
+    def set_status(self, status: str | None) -> None:
+        """The session's state for the sessions-by-state metric (None: the session is gone)."""
         if status == self.status:
             return
         self._ctx.metrics.session_moved(self.status, status)
         self.status = status
-
-
-# --- matching notifications to requests ---------------------------------------------------------------------
-
-
-def _signed_in_on(update: Update, extension: str) -> bool:
-    data = update.data
-    return isinstance(data, User) and data.signed_in and data.extension == extension
-
-
-def _user_heading_to(update: Update, wanted: AgentState) -> bool:
-    data = update.data
-    return isinstance(data, User) and (data.state is wanted or data.pending_state is wanted)
-
-
-def _dialogs_in(update: Update) -> tuple[Dialog, ...]:
-    if isinstance(update.data, Dialog):
-        return (update.data,)
-    if isinstance(update.data, DialogList):
-        return update.data.dialogs
-    return ()
-
-
-def _concerns_dialog(update: Update, dialog_id: DialogId) -> bool:
-    if any(dialog.id == dialog_id for dialog in _dialogs_in(update)):
-        return True
-    return update.event is UpdateEvent.DELETE and dialog_id_from_source(update.source) == dialog_id
-
-
-def _reason_code_number(user: User) -> int | None:
-    if user.reason_code is not None and user.reason_code.code is not None:
-        return user.reason_code.code
-    if user.reason_code_id is not None and user.reason_code_id.isdigit():
-        return int(user.reason_code_id)
-    return None
