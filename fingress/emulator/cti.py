@@ -528,17 +528,16 @@ class Cti:
         self, *, agent_id: str | None, from_address: str, call_variables: Mapping[str, str]
     ) -> Dialog:
         """Route a customer call to ``agent_id`` (must be READY) or to the agent READY the longest."""
+        busy = self._agents_on_call()
         if agent_id is not None:
             agent = self.agents[agent_id]
-            if not self._routable(agent):
+            if agent.state != "READY" or agent.id in busy:
                 raise NoAgentAvailable(f"agent {agent_id} is not READY")
         else:
-            candidates = sorted(
-                (a for a in self.agents.values() if self._routable(a)), key=lambda a: a.ready_since_s
-            )
+            candidates = [a for a in self.agents.values() if a.state == "READY" and a.id not in busy]
             if not candidates:
                 raise NoAgentAvailable("no agent is READY")
-            agent = candidates[0]
+            agent = min(candidates, key=lambda a: a.ready_since_s)
         dialog = self._new_dialog(
             from_address=from_address,
             to_address=agent.extension,
@@ -556,8 +555,13 @@ class Cti:
         self._flush("")
         return dialog
 
-    def _routable(self, agent: Agent) -> bool:
-        return agent.state == "READY" and not self._on_call(agent.id)
+    def _agents_on_call(self) -> set[str]:
+        return {
+            participant.agent_id
+            for dialog in self.dialogs.values()
+            for participant in dialog.participants
+            if participant.agent_id is not None and participant.connected
+        }
 
     def _on_call(self, agent_id: str) -> bool:
         """Whether the agent is a connected party of any dialog (the nailed setup call included)."""
