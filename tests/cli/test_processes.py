@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import signal
 import socket
@@ -19,6 +20,7 @@ import httpx
 import pytest
 
 from fingress.cli import main
+from fingress.demo.ports import DemoPorts, PortInUse
 from tests.support.timing import seconds
 
 FINESSE_NOWHERE = (
@@ -272,3 +274,31 @@ async def test_demo_on_a_taken_base_port_says_so(tmp_path: Path, processes: list
         f"port {taken} (public) is in use; pick another --base-port" in line for line in demo.stderr
     ), demo.stderr
     assert not any("Traceback" in line for line in demo.stderr)
+
+
+async def test_demo_process_starts_and_ctrl_c_stops_it_cleanly(
+    tmp_path: Path, processes: list[Process]
+) -> None:
+    base = free_demo_base()
+    demo = await spawn("demo", "--data-dir", str(tmp_path / "demo"), "--base-port", str(base))
+    processes.append(demo)
+    await demo.wait_for_line(demo.stdout, lambda line: line.startswith("(wrote "), timeout_s=30)
+    manifest = json.loads((tmp_path / "demo" / "demo.json").read_text())
+    assert manifest["edge"]["public"] == f"https://127.0.0.1:{base}"
+    assert await demo.stop(signal.SIGINT) == 0
+    assert demo.stdout[-1] == "fingress demo stopped"
+    assert not any("Traceback" in line for line in demo.stderr), demo.stderr
+
+
+def free_demo_base() -> int:
+    """A base port whose whole run is free now, below Linux's ephemeral range (outgoing connections cannot
+    take it in the moment before the demo binds)."""
+    rng = random.Random()
+    for _ in range(50):
+        base = rng.randrange(20000, 32000)
+        try:
+            DemoPorts.from_base(base).check_free()
+        except PortInUse:
+            continue
+        return base
+    raise AssertionError("no free run of ports")

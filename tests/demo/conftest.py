@@ -21,7 +21,7 @@ async def start_demo(data_dir: Path, **options: Any) -> DemoSystem:
     """A started demo on some free run of ports (a random base, retried when one is taken)."""
     rng = random.Random()
     for _ in range(20):
-        base = rng.randrange(20000, 60000)
+        base = rng.randrange(20000, 32000)  # below Linux's ephemeral range
         demo = DemoSystem(
             options=DemoOptions(data_dir=data_dir, base_port=base, tunnel_timeout_s=seconds(10), **options)
         )
