@@ -269,6 +269,7 @@ class Cti:
         agent.mobile_agent = None
         agent.nailed_connected = False
         agent.pending_state, agent.pending_reason = "", None
+        agent.after_call_reason = None
         agent.signed_in_side = None
         self._set_state(agent, "LOGOUT", reason)
 
@@ -337,8 +338,8 @@ class Cti:
         if agent.state not in WRAP_UP_STATES:
             return
         target: AgentState = "READY" if agent.state == "WORK_READY" else "NOT_READY"
-        reason = agent.pending_reason if target == "NOT_READY" else None
-        agent.pending_reason = None
+        reason = agent.after_call_reason if target == "NOT_READY" else None
+        agent.after_call_reason = None
         self._end_wrap_up(agent, "")
         self._set_state(agent, target, reason)
         self._flush("")
@@ -358,11 +359,10 @@ class Cti:
         if agent.state not in CALL_STATES:
             # Entering a call: remember where to return, and end any wrap-up in progress.
             agent.after_call_state = "READY" if agent.state in ("READY", "WORK_READY") else "NOT_READY"
-            # pending_reason doubles as the reason to return to; in WORK it already holds it.
             if agent.state == "NOT_READY":
-                agent.pending_reason = agent.reason
-            elif agent.state != "WORK":
-                agent.pending_reason = None
+                agent.after_call_reason = agent.reason
+            elif agent.state != "WORK":  # in WORK it already holds the reason wrap-up would end with
+                agent.after_call_reason = None
             self._end_wrap_up(agent, request_id)
         if derived != agent.state:
             self._set_state(agent, derived, None)
@@ -370,20 +370,23 @@ class Cti:
     def _after_call(self, agent: Agent, dialog: Dialog, participant: Participant, wrap_up: bool) -> None:
         """The agent's last call ended: apply the pending state, through wrap-up where configured."""
         target = agent.pending_state or agent.after_call_state
-        reason = agent.pending_reason if target == "NOT_READY" else None
-        agent.pending_state = ""
+        if agent.pending_state:
+            reason = agent.pending_reason if target == "NOT_READY" else None
+        else:
+            reason = agent.after_call_reason if target == "NOT_READY" else None
+        agent.pending_state, agent.pending_reason = "", None
         profile = agent.profile
         mode = profile.wrap_up_on_incoming if dialog.incoming else profile.wrap_up_on_outgoing
         if wrap_up and participant.answered and mode != "NOT_ALLOWED" and not dialog.nailed_setup_for:
             participant.state = "WRAP_UP"
             agent.wrap_up_dialog_id = dialog.id
-            agent.pending_reason = reason
+            agent.after_call_reason = reason
             agent.wrap_up_timer = self._scheduler.call_later(
                 agent.wrap_up_timer_s, lambda: self._wrap_up_expired(agent.id)
             )
             self._set_state(agent, "WORK" if target == "NOT_READY" else "WORK_READY", None)
         else:
-            agent.pending_reason = None
+            agent.after_call_reason = None
             self._set_state(agent, target, reason)
 
     # ----------------------------------------------------------------------------------------- dialogs

@@ -48,8 +48,9 @@ class Agent:
     # The side whose REST API signed the agent in; a side going down clears mobile-agent details of the
     # agents it served (Finesse loses them on a node switch).
     signed_in_side: Side | None = None
-    # Where the agent returns when its calls end (READY or NOT_READY), unless a pending state overrides.
+    # Where the agent returns when its calls (and wrap-up) end, unless a pending state overrides.
     after_call_state: Literal["READY", "NOT_READY"] = "NOT_READY"
+    after_call_reason: config.ReasonCode | None = None
     ready_since_s: float = 0.0
     wrap_up_dialog_id: str = ""
     wrap_up_timer: TimerHandle | None = None
