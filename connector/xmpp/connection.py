@@ -77,12 +77,7 @@ async def _open_link(
     endpoint: XmppEndpoint, *, ssl_context: ssl.SSLContext, options: SessionOptions
 ) -> tuple[Link, Framing]:
     if endpoint.transport == "tls":
-        tls = await TlsLink.open(
-            endpoint,
-            ssl_context=ssl_context,
-            timeout_s=options.establish_timeout_s,
-            close_timeout_s=options.close_timeout_s,
-        )
+        tls = await TlsLink.open(endpoint, ssl_context=ssl_context, timeout_s=options.establish_timeout_s)
         return tls, StreamFraming(max_stanza_bytes=options.max_stanza_bytes, max_depth=options.max_depth)
     websocket = await WebSocketLink.open(
         endpoint,
@@ -125,6 +120,7 @@ class XmppConnection:
         self._waiters: dict[str, asyncio.Future[IqResult | IqError]] = {}
         self._timeout: asyncio.Timeout | None = None
         self._task: asyncio.Task[None] | None = None
+        self._terminal_delivered = False
 
     def __repr__(self) -> str:
         return f"XmppConnection(jid={self._session.jid!r}, phase={self._session.phase.value})"
@@ -284,6 +280,9 @@ class XmppConnection:
                 session.tick(self._loop.time())
                 await self._dispatch()
                 await self._flush()
+        except Exception as error:
+            self._log.exception("xmpp_pump_failed")
+            self._record_end(SessionFailed(errors.INTERNAL_ERROR, "", type(error).__name__))
         finally:
             await self._finish()
 
@@ -310,6 +309,9 @@ class XmppConnection:
             await self._deliver(event)
 
     async def _deliver(self, event: XmppEvent) -> None:
+        self._terminal_delivered = self._terminal_delivered or isinstance(
+            event, SessionFailed | SessionClosed
+        )
         if self._on_event is not None:
             try:
                 self._on_event(event)
@@ -341,7 +343,6 @@ class XmppConnection:
             await self._link.aclose()
         finally:
             if not self._closed.done():
-                event = SessionClosed(by_peer=False)
-                self._record_end(event)
-                if self._buffer is not None:
-                    await self._buffer.put(event, force=True)
+                self._record_end(SessionClosed(by_peer=False))  # cancelled
+            if not self._terminal_delivered:  # ended by a cancel or a bug: the consumer still hears of it
+                await self._deliver(self._closed.result())

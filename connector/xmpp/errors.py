@@ -30,9 +30,20 @@ REFUSED: Final = "refused"
 """The server refused a step after authentication (resource bind, session) or an iq request."""
 NOT_ESTABLISHED: Final = "not_established"
 """The caller used a session that is not (or no longer) established."""
+INTERNAL_ERROR: Final = "internal_error"
+"""A bug on our side ended the session (logged with its traceback)."""
 
 REASONS: Final = frozenset(
-    {AUTH_FAILED, CONNECT_FAILED, STREAM_ERROR, TIMEOUT, CONNECTION_LOST, REFUSED, NOT_ESTABLISHED}
+    {
+        AUTH_FAILED,
+        CONNECT_FAILED,
+        STREAM_ERROR,
+        TIMEOUT,
+        CONNECTION_LOST,
+        REFUSED,
+        NOT_ESTABLISHED,
+        INTERNAL_ERROR,
+    }
 )
 
 

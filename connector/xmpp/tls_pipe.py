@@ -1,0 +1,171 @@
+"""TLS over a plain asyncio TCP connection with :class:`ssl.MemoryBIO`, sized for thousands of sessions.
+
+asyncio's own TLS transport gives every connection a 256 KiB read buffer (``SSLProtocol.max_size``),
+resident from the first byte: 2,000 XMPP sessions would hold ~500 MiB for buffers that mostly carry
+a ping every 20 s. Here the ciphertext waits in a ``MemoryBIO`` that holds only what has arrived, and
+plaintext is read in small chunks. Certificate verification is the ``SSLContext``'s, exactly as with
+asyncio's TLS (``server_hostname`` is checked when the context says so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+
+READ_CHUNK_BYTES = 16 * 1024
+# Pause reading the socket when this much ciphertext waits undecrypted (the reader is slow).
+MAX_PENDING_CIPHERTEXT_BYTES = 64 * 1024
+
+
+class _Wire(asyncio.Protocol):
+    """The TCP side: ciphertext into the incoming BIO, wake whoever waits; write flow control."""
+
+    def __init__(self, incoming: ssl.MemoryBIO) -> None:
+        self.incoming = incoming
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.eof_seen = False  # no more ciphertext will come (EOF or connection lost)
+        self._readable: asyncio.Future[None] | None = None
+        self._writable: asyncio.Future[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.incoming.write(data)
+        if self.incoming.pending > MAX_PENDING_CIPHERTEXT_BYTES and self.transport is not None:
+            self.transport.pause_reading()
+        self._wake_reader()
+
+    def eof_received(self) -> bool:
+        self.eof_seen = True
+        self.incoming.write_eof()
+        self._wake_reader()
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if not self.eof_seen:
+            self.eof_seen = True
+            self.incoming.write_eof()
+        self._wake_reader()
+        self.resume_writing()
+
+    def pause_writing(self) -> None:
+        if self._writable is None or self._writable.done():
+            self._writable = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        waiter, self._writable = self._writable, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _wake_reader(self) -> None:
+        waiter, self._readable = self._readable, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait_readable(self) -> None:
+        if self.transport is not None and self.transport.is_reading() is False and not self.closed:
+            self.transport.resume_reading()
+        if self._readable is None or self._readable.done():
+            # A new future each time: one cancelled with a previous (cancelled) read must not be reused.
+            self._readable = asyncio.get_running_loop().create_future()
+        await self._readable
+
+    async def wait_writable(self) -> None:
+        if self._writable is not None:
+            await asyncio.shield(self._writable)  # a cancelled writer must not cancel the others' wait
+
+
+class TlsPipe:
+    """A TLS client connection: :meth:`read` plaintext, :meth:`write` plaintext, :meth:`close`.
+
+    Raises ``OSError`` / ``ssl.SSLError`` like asyncio's streams; callers translate them.
+    """
+
+    def __init__(self, *, wire: _Wire, tls: ssl.SSLObject, outgoing: ssl.MemoryBIO) -> None:
+        self._wire = wire
+        self._tls = tls
+        self._outgoing = outgoing
+
+    @classmethod
+    async def connect(
+        cls, host: str, port: int, *, ssl_context: ssl.SSLContext, server_hostname: str
+    ) -> TlsPipe:
+        """Connect and complete the TLS handshake (certificate checked by ``ssl_context``)."""
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = ssl_context.wrap_bio(incoming, outgoing, server_side=False, server_hostname=server_hostname)
+        loop = asyncio.get_running_loop()
+        _, wire = await loop.create_connection(lambda: _Wire(incoming), host, port)
+        pipe = cls(wire=wire, tls=tls, outgoing=outgoing)
+        try:
+            await pipe._handshake()
+        except BaseException:
+            pipe.abort()
+            raise
+        return pipe
+
+    async def _handshake(self) -> None:
+        while True:
+            try:
+                self._tls.do_handshake()
+            except ssl.SSLWantReadError:
+                self._flush()
+                await self._more_ciphertext()
+                continue
+            self._flush()
+            return
+
+    async def _more_ciphertext(self) -> None:
+        if self._wire.eof_seen:
+            raise ConnectionResetError("the peer closed the connection during the TLS handshake")
+        await self._wire.wait_readable()
+
+    def _flush(self) -> None:
+        data = self._outgoing.read()
+        transport = self._wire.transport
+        if data and transport is not None and not self._wire.closed:
+            transport.write(data)
+
+    async def read(self) -> bytes | None:
+        """Up to 16 KiB of plaintext; ``None`` at the end (close_notify or the connection closed)."""
+        while True:
+            try:
+                data = self._tls.read(READ_CHUNK_BYTES)
+            except ssl.SSLWantReadError:
+                self._flush()  # TLS 1.3 post-handshake messages may need an answer
+                if self._wire.eof_seen:
+                    return None  # what is left (if anything) is a truncated record
+                await self._wire.wait_readable()
+                continue
+            except ssl.SSLZeroReturnError:
+                return None
+            except ssl.SSLEOFError:
+                return None  # closed without close_notify: the stream layer tells whether that was clean
+            self._flush()
+            return data or None
+
+    async def write(self, data: bytes) -> None:
+        if self._wire.closed:
+            raise ConnectionResetError("the connection is closed")
+        self._tls.write(data)
+        self._flush()
+        await self._wire.wait_writable()
+
+    def close(self) -> None:
+        """Send close_notify (best effort, without waiting for the peer's) and close the socket."""
+        if self._wire.closed:
+            return
+        # The peer's close_notify is not waited for: the stream above has ended anyway.
+        with contextlib.suppress(ssl.SSLError, OSError):
+            self._tls.unwrap()
+        self._flush()
+        if self._wire.transport is not None:
+            self._wire.transport.close()
+
+    def abort(self) -> None:
+        if self._wire.transport is not None:
+            self._wire.transport.abort()
