@@ -18,7 +18,16 @@ from websockets.typing import Subprotocol
 from connector.xmpp.endpoint import XmppEndpoint
 from tests.xmpp import transcripts as t
 
-Behaviour = Literal["silent", "drop", "hostile", "mute"]
+Behaviour = Literal["silent", "drop", "hostile", "mute", "big"]
+# A notification far larger than one TLS record or read (but within the default stanza limit).
+BIG_TEXT = "<Update>" + "&<>x" * 12_000 + "</Update>"  # ~170 KB once escaped
+BIG_ITEM = (
+    "<message xmlns='jabber:client' from='pubsub.finesse-a.example'>"
+    "<event xmlns='http://jabber.org/protocol/pubsub#event'><items node='/big'><item id='big'>"
+    "<notification xmlns='urn:xmpp:push:0'>"
+    + BIG_TEXT.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    + "</notification></item></items></event></message>"
+)
 STREAM_HOSTILE = "<!DOCTYPE x [<!ENTITY a 'b'>]>"
 WS_HOSTILE = "<!DOCTYPE x [<!ENTITY a 'b'>]><message>&a;</message>"
 
@@ -82,6 +91,8 @@ class ScriptedServer:
             return
         if self.behaviour == "hostile":
             await send([hostile])
+        if self.behaviour == "big":
+            await send([BIG_ITEM, BIG_ITEM])
         while (data := await receive()) is not None:  # "silent": never answers a ping
             self.received.append(data)
 

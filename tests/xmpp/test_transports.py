@@ -16,11 +16,11 @@ from connector.xmpp import errors
 from connector.xmpp.connection import XmppConnection
 from connector.xmpp.endpoint import TransportKind, XmppEndpoint
 from connector.xmpp.errors import XmppError
-from connector.xmpp.events import SessionClosed, SessionFailed
+from connector.xmpp.events import PubsubItemReceived, SessionClosed, SessionFailed
 from connector.xmpp.settings import SessionOptions
 from tests.support.timing import seconds
 from tests.xmpp import transcripts as t
-from tests.xmpp.scripted import Behaviour, ScriptedServer, tls_server, websocket_server
+from tests.xmpp.scripted import BIG_TEXT, Behaviour, ScriptedServer, tls_server, websocket_server
 
 TRANSPORTS: list[TransportKind] = ["websocket", "tls"]
 FAST = SessionOptions(
@@ -220,3 +220,47 @@ async def test_cancelling_connect_leaves_nothing_running(
         async with asyncio.timeout(seconds(5)):
             while len(asyncio.all_tasks()) > before:
                 await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_stanzas_larger_than_a_tls_record_arrive_whole(
+    transport: TransportKind, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
+) -> None:
+    async with connected(transport, "big", server_ssl_context, client_ssl_context) as (_, connection):
+        items: list[PubsubItemReceived] = []
+        async with asyncio.timeout(seconds(5)):
+            async for event in connection.events():
+                if isinstance(event, PubsubItemReceived):
+                    items.append(event)
+                if len(items) == 2:
+                    break
+        assert [item.notification_text for item in items] == [BIG_TEXT, BIG_TEXT]
+        assert connection.is_open
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_server_that_hangs_up_during_the_tls_handshake_is_a_connect_failure(
+    transport: TransportKind, client_ssl_context: ssl.SSLContext
+) -> None:
+    async def hang_up(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    async def plaintext(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(100)
+        writer.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")  # not TLS at all
+        await writer.drain()
+        writer.close()
+
+    for handler in (hang_up, plaintext):
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            endpoint = XmppEndpoint(
+                host="127.0.0.1", port=port, transport=transport, server_hostname="localhost"
+            )
+            with pytest.raises(XmppError) as raised:
+                async with asyncio.timeout(seconds(5)):
+                    await XmppConnection.connect(
+                        account=t.account(), endpoint=endpoint, ssl_context=client_ssl_context
+                    )
+            assert raised.value.reason == errors.CONNECT_FAILED
