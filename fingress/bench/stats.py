@@ -47,8 +47,9 @@ class SequenceCheck:
     """One agent's event stream judged by ``seq``: every event frame after the first should carry the
     previous seq + 1. A jump forward counts the missing numbers as lost; a seq already seen counts as
     duplicated; a seq below the highest seen but never seen before counts as out of order (and is no
-    longer lost). ``snapshot`` frames restart the count (the stream was resynchronised) and heartbeats
-    carry no new seq, so both are left out of the judgement.
+    longer lost). ``snapshot`` frames restart the count (the stream was resynchronised); heartbeats and
+    the alerts the edge makes itself (``connector_lost``, ``resync``) repeat the last seq without
+    advancing it, so they are left out of the judgement.
     """
 
     highest: int | None = None
@@ -62,7 +63,7 @@ class SequenceCheck:
 
     def frame(self, frame_type: str, seq: int) -> None:
         """Record one frame of the stream."""
-        if frame_type == "heartbeat":
+        if frame_type == "heartbeat" or (frame_type == "alert" and seq == self.highest):
             return
         if frame_type == "snapshot":
             # A snapshot replaces everything before it: gaps before it are not losses the app suffers.
