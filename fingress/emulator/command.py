@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--xmpp-port-a", type=int, help="side A XMPP direct-TLS port")
     parser.add_argument("--xmpp-port-b", type=int, help="side B XMPP direct-TLS port")
     parser.add_argument(
-        "--cert", type=Path, help="TLS certificate chain (PEM); default: a generated dev cert"
+        "--cert", type=Path, help="TLS certificate chain (PEM); default: a generated development certificate"
     )
     parser.add_argument("--key", type=Path, help="TLS private key (PEM) for --cert")
     parser.add_argument(
