@@ -15,8 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints,
 DialNumber = Annotated[str, StringConstraints(pattern=r"^\+?[0-9*#]{1,32}$")]
 Extension = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z+*#._-]{1,32}$")]
 DeviceId = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z._:-]{1,64}$")]
-# Finesse's database id of a reason code: the last segment of its URI.
-ReasonCodeId = Annotated[int, Field(ge=0, le=2_147_483_647)]
+# Finesse's database id of a reason code (the last segment of its URI), as the opaque string id that
+# `GET /api/v1/reason-codes` lists: clients pass back what they were given.
+ReasonCodeId = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,10}$")]
 DtmfDigits = Annotated[str, StringConstraints(pattern=r"^[0-9*#A-D]{1,32}$")]
 CallVariableName = Annotated[
     str, StringConstraints(pattern=r"^(callVariable([1-9]|10)|user\.[A-Za-z0-9_.-]{1,64})$")

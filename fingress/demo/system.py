@@ -121,13 +121,8 @@ class DemoSystem:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         pki = ensure_dev_pki(self.data_dir / "pki", connector_id=CONNECTOR_ID)
         base = load_emulator_config()
-        # Reason codes are optional in the demo's cluster: the edge and the connector disagree on the JSON
-        # type of reason_code_id (integer vs string), so no request carrying one gets through both yet.
         emulator_config = base.model_copy(
-            update={
-                "timing": base.timing.model_copy(update={"ring_timeout_s": self.options.ring_timeout_s}),
-                "behaviour": base.behaviour.model_copy(update={"require_reason_codes": False}),
-            }
+            update={"timing": base.timing.model_copy(update={"ring_timeout_s": self.options.ring_timeout_s})}
         )
         files = write_demo_files(
             self.data_dir,

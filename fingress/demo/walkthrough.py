@@ -12,6 +12,9 @@ from typing import Any
 # The agent the walkthrough uses: a desk-phone agent whose wrap-up is required (so every step shows).
 WALKTHROUGH_AGENT = "1002"
 WRAP_UP_REASON = "Sale"
+# Reason code ids of the sample cluster (config/emulator.toml): NOT_READY "Break", LOGOUT "End of shift".
+NOT_READY_REASON_CODE_ID = "1"
+LOGOUT_REASON_CODE_ID = "11"
 CALLER = "5550100"
 
 
@@ -48,9 +51,11 @@ def walkthrough_steps(agent: dict[str, Any]) -> dict[str, ApiCall]:
             "Go NOT_READY (Finesse signs agents out only from NOT_READY)",
             "PUT",
             "/api/v1/agent/state",
-            {"state": "NOT_READY"},
+            {"state": "NOT_READY", "reason_code_id": NOT_READY_REASON_CODE_ID},
         ),
-        "sign_out": ApiCall("Sign out", "DELETE", "/api/v1/agent/session"),
+        "sign_out": ApiCall(
+            "Sign out", "DELETE", "/api/v1/agent/session", {"reason_code_id": LOGOUT_REASON_CODE_ID}
+        ),
     }
 
 

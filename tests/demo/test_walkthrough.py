@@ -214,13 +214,10 @@ async def test_admin_listener_is_ready_and_separate(manifest: dict[str, Any], tr
         assert (await public.get(manifest["edge"]["public"] + "/readyz")).status_code == 404
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="contract mismatch: the edge validates reason_code_id as an integer, the connector as a string",
-)
-async def test_a_reason_code_passes_both_tiers(manifest: dict[str, Any], trust: ssl.SSLContext) -> None:
-    """Until the tiers agree, the demo's cluster does not require reason codes (see fingress.demo.system);
-    when this starts passing, put reason codes back into the walkthrough."""
+async def test_a_listed_reason_code_passes_both_tiers(
+    manifest: dict[str, Any], trust: ssl.SSLContext
+) -> None:
+    """Reason code ids are opaque strings: what `GET /api/v1/reason-codes` lists, the edge accepts."""
     agent = agent_entry(manifest, "1005")
     async with httpx.AsyncClient(verify=trust, timeout=seconds(10)) as idp:
         token = await get_token(idp, manifest, agent)

@@ -74,7 +74,7 @@ async def test_malformed_and_mistyped_bodies(edge: Edge) -> None:
         (
             "PUT",
             "/api/v1/agent/state",
-            b'{"state": "READY", "reason_code_id": 3}',
+            b'{"state": "READY", "reason_code_id": "3"}',
             "application/json",
             400,
             "invalid_body",

@@ -111,11 +111,11 @@ async def test_requests_and_events_cross_the_real_tunnel(
         assert "fingress_edge_tunnel_connections 2.0" in metrics
 
         changed = await stack.client.put(
-            "/api/v1/agent/state", json={"state": "NOT_READY", "reason_code_id": 16}, headers=auth
+            "/api/v1/agent/state", json={"state": "NOT_READY", "reason_code_id": "16"}, headers=auth
         )
         assert changed.status_code == 200
         assert changed.json()["agent_id"] == "1001"
-        assert changed.json()["body"] == {"state": "NOT_READY", "reason_code_id": 16}
+        assert changed.json()["body"] == {"state": "NOT_READY", "reason_code_id": "16"}
         assert stack.service.handled[-1].principal is not None
         assert stack.service.handled[-1].principal.agent_id == "1001"
 
