@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,8 @@ from websockets.typing import Subprotocol
 from connector.xmpp.endpoint import XmppEndpoint
 from tests.xmpp import transcripts as t
 
-Behaviour = Literal["silent", "drop", "hostile", "mute", "big"]
+Behaviour = Literal["silent", "drop", "hostile", "mute", "big", "pong"]
+PING_ID = re.compile(r"<iq[^>]* id=\"(fx\d+)\"[^>]*><ping ")
 # A notification far larger than one TLS record or read (but within the default stanza limit).
 BIG_TEXT = "<Update>" + "&<>x" * 12_000 + "</Update>"  # ~170 KB once escaped
 BIG_ITEM = (
@@ -57,6 +59,8 @@ class ScriptedServer:
     behaviour: Behaviour
     received: list[str] = field(default_factory=list)
     logged_in: asyncio.Event = field(default_factory=asyncio.Event)
+    pings_answered: int = 0
+    three_pings_answered: asyncio.Event = field(default_factory=asyncio.Event)
     disconnected: asyncio.Event = field(default_factory=asyncio.Event)
     endpoint: XmppEndpoint | None = None
 
@@ -95,6 +99,15 @@ class ScriptedServer:
             await send([BIG_ITEM, BIG_ITEM])
         while (data := await receive()) is not None:  # "silent": never answers a ping
             self.received.append(data)
+            if self.behaviour == "pong":
+                await self._answer_pings(data, send)
+
+    async def _answer_pings(self, data: str, send: Callable[[list[str]], Awaitable[None]]) -> None:
+        for ping_id in PING_ID.findall(data):
+            await send([f"<iq xmlns='jabber:client' type='result' id='{ping_id}'/>"])
+            self.pings_answered += 1
+            if self.pings_answered >= 3:
+                self.three_pings_answered.set()
 
 
 @contextlib.asynccontextmanager

@@ -78,6 +78,18 @@ async def test_unanswered_pings_mean_a_dead_link(
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_answered_pings_keep_the_link_up(
+    transport: TransportKind, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
+) -> None:
+    async with connected(transport, "pong", server_ssl_context, client_ssl_context) as (server, connection):
+        async with asyncio.timeout(seconds(5)):
+            # A ping goes out only once the previous one was answered: three means answers are matched.
+            await server.three_pings_answered.wait()
+        assert connection.is_open
+        assert server.text.count('<ping xmlns="urn:xmpp:ping"/>') >= 3
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_a_dropped_connection_is_reported(
     transport: TransportKind, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
 ) -> None:
