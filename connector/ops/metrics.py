@@ -35,6 +35,9 @@ class ConnectorMetrics:
         self.events_published = Counter(
             "fingress_connector_events_published", "Events published", ["type"], registry=self.registry
         )
+        # One child per event type, looked up once: labels() takes a lock and builds a key on every call,
+        # and event_published runs for every event of every agent.
+        self._events_published_by_type: dict[str, Counter] = {}
         self.finesse_latency = Histogram(
             "fingress_connector_finesse_request_seconds",
             "Finesse REST request latency",
@@ -63,7 +66,10 @@ class ConnectorMetrics:
             self.sessions.labels(state=new).inc()
 
     def event_published(self, type_: str) -> None:
-        self.events_published.labels(type=type_).inc()
+        counter = self._events_published_by_type.get(type_)
+        if counter is None:
+            counter = self._events_published_by_type[type_] = self.events_published.labels(type=type_)
+        counter.inc()
 
     def call_finished(self, call: FinesseCall) -> None:
         """``CallObserver`` for the Finesse REST clients."""

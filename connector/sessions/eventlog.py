@@ -21,6 +21,8 @@ import structlog
 from edge.tunnel.messages import AgentEvent, AgentId
 
 _log = structlog.get_logger(__name__)
+# Compact JSON for frames; one encoder for every frame (json.dumps with separators builds one per call).
+_encode_frame = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class EventSink(Protocol):
@@ -39,7 +41,8 @@ def utc_now() -> datetime:
 
 def format_at(moment: datetime) -> str:
     """``2026-11-21T10:00:00.123Z``: UTC, millisecond precision."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # isoformat is several times cheaper than strftime, and this runs for every event.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 class EventLog:
@@ -135,9 +138,7 @@ class EventLog:
 
     def _frame(self, seq: int, type_: str, data: Mapping[str, Any]) -> AgentEvent:
         frame = {"seq": seq, "type": type_, "at": format_at(self._now()), "data": data}
-        return AgentEvent(
-            agent_id=self._agent_id, seq=seq, type=type_, json=json.dumps(frame, separators=(",", ":"))
-        )
+        return AgentEvent(agent_id=self._agent_id, seq=seq, type=type_, json=_encode_frame(frame))
 
     def _push(self, sink: EventSink, event: AgentEvent) -> None:
         # A broken sink must not stop delivery to the others; the tunnel detaches it when it notices.

@@ -142,6 +142,9 @@ class SideFailover:
     def absorbs_user_change(self, before: User | None, user: User) -> bool:
         """True when this User change belongs to a stale forced logout (its repair starts, or runs
         already): the session must not end for it."""
+        if self._moved_at_s is None:
+            # Never moved: no logout can be stale (and this runs for every User notification).
+            return self._repairing
         forced_codes = self._ctx.config.failover.forced_logout_reason_codes
         # Only the change into the forced state counts (Finesse repeats the whole User afterwards), and
         # only from a state worth restoring.
