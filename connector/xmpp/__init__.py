@@ -11,8 +11,11 @@ for the subset Finesse uses:
 * :mod:`~connector.xmpp.framing` — RFC 6120 (``<stream:stream>`` over TLS) and RFC 7395 (``<open/>``
   and ``<close/>`` over WebSocket), both parsed by the hardened :mod:`~connector.xmpp.xmlstream`.
 * :mod:`~connector.xmpp.sasl` — PLAIN, and SCRAM-SHA-1 (server signature verified).
-* :mod:`~connector.xmpp.transport` and :mod:`~connector.xmpp.connection` — :class:`XmppConnection`,
-  one asyncio task per connection pumping a session over ``websockets`` or ``asyncio`` TLS streams.
+* :mod:`~connector.xmpp.connection` — :class:`XmppConnection`, the async API: one asyncio task per
+  connection pumps a session over a :mod:`~connector.xmpp.transport` link, either direct TLS or
+  WebSocket (the ``websockets`` package's sans-I/O client protocol), both on
+  :mod:`~connector.xmpp.tls_pipe`, a ``MemoryBIO`` TLS pipe that keeps a session at ~40–55 KiB
+  (asyncio's own TLS transport reserves 256 KiB per connection).
 
 Errors are :class:`~connector.xmpp.errors.XmppError` (a :class:`~edge.tunnel.errors.FingressError`).
 The password never appears in a ``repr``, an event or a log line.
