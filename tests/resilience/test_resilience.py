@@ -7,11 +7,16 @@ identity provider, real event sockets through the edge, calls offered through th
 from __future__ import annotations
 
 import asyncio
+import ssl
+from collections import Counter
 from typing import Any
+
+import httpx
 
 from fingress.bench import scenarios
 from fingress.bench.agent import SimulatedAgent, of_type
 from fingress.bench.fleet import Fleet
+from fingress.pki import CertificateAuthority, rotate
 from tests.resilience.support import ResilienceStack
 from tests.support.timing import seconds
 
@@ -173,5 +178,112 @@ async def test_stalled_event_consumer_does_not_hold_up_others(stack: ResilienceS
         counts = scenarios.integrity(fleet)
         assert (counts["lost"], counts["duplicated"], counts["out_of_order"]) == (0, 0, 0), counts
         print(f"stalled consumer: {len(others)} other agents completed their calls meanwhile, {counts}")
+    finally:
+        await fleet.aclose()
+
+
+async def test_certificate_rotated_and_policy_reloaded_under_load(stack: ResilienceStack) -> None:
+    fleet = await up(stack)
+    pki_dir = stack.demo.data_dir / "pki"
+    try:
+        public_port = int(fleet.target.public_url.rsplit(":", 1)[1])
+        before = await asyncio.to_thread(ssl.get_server_certificate, ("127.0.0.1", public_port))
+
+        async def rotate_and_reload() -> bool:
+            await asyncio.sleep(0.05)  # let the calls get under way: the reload must happen mid-traffic
+            rotate(CertificateAuthority.load(pki_dir), pki_dir / "edge.pem", pki_dir / "edge.key")
+            return await stack.edge.reload()
+
+        async with asyncio.timeout(seconds(30)):
+            applied, _ = await asyncio.gather(rotate_and_reload(), cycles(fleet))
+        assert applied
+        after = await asyncio.to_thread(ssl.get_server_certificate, ("127.0.0.1", public_port))
+        assert after != before, "new handshakes should see the rotated certificate"
+        await cycles(fleet)
+        counts = assert_intact(fleet)
+        print(f"certificate rotated, policy reloaded during calls: new handshakes rotated, {counts}")
+    finally:
+        await fleet.aclose()
+
+
+def hostile_requests(token: str) -> list[tuple[str, str, dict[str, str], bytes]]:
+    """Malformed or hostile requests (method, path, headers, body); ``token`` is a real agent's token."""
+    auth = {"Authorization": f"Bearer {token}"}
+    json_type = {"content-type": "application/json"}
+    none_token = "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxMDAxIiwiYWdlbnRfaWQiOiIxMDAxIn0."
+    return [
+        ("GET", "/api/v1/agent", {}, b""),
+        ("GET", "/api/v1/agent", {"Authorization": "Bearer not-a-jwt"}, b""),
+        ("GET", "/api/v1/agent", {"Authorization": f"Bearer {none_token}"}, b""),
+        ("GET", "/api/v1/agent", {"Authorization": "Basic YWxpY2U6cGFzcw=="}, b""),
+        ("PUT", "/api/v1/agent/state", {**auth, **json_type}, b"{not json"),
+        ("PUT", "/api/v1/agent/state", {**auth, **json_type}, b'{"state": "BOGUS"}'),
+        ("PUT", "/api/v1/agent/state", {**auth, **json_type}, b"[" * 5000 + b"]" * 5000),
+        (
+            "PUT",
+            "/api/v1/agent/state",
+            {**auth, **json_type},
+            b'{"state": "READY", "x": "' + b"A" * 40000 + b'"}',
+        ),
+        (
+            "PUT",
+            "/api/v1/agent/state",
+            {**auth, "content-type": "text/xml"},
+            b"<!DOCTYPE x [<!ENTITY a 'b'>]><x/>",
+        ),
+        ("POST", "/api/v1/dialogs/does-not-exist/actions", {**auth, **json_type}, b'{"action": "ANSWER"}'),
+        (
+            "POST",
+            "/api/v1/dialogs/..%2F..%2Fetc%2Fpasswd/actions",
+            {**auth, **json_type},
+            b'{"action": "DROP"}',
+        ),
+        (
+            "POST",
+            "/api/v1/dialogs/1/actions",
+            {**auth, **json_type},
+            b'{"action": "SEND_DTMF", "digits": "\\u0000"}',
+        ),
+        ("DELETE", "/api/v1/agent", auth, b""),
+        ("GET", "/api/v1/" + "a" * 4000, auth, b""),
+        ("GET", "/api/v1/events?since=-1", auth, b""),
+        ("GET", "/admin/reload", auth, b""),
+        ("GET", "/api/v1/agent", {**auth, "X-Big": "x" * 20000}, b""),
+        ("GET", "/api/v1/agent", {**auth, "X-Forwarded-For": "10.0.0.1"}, b""),
+        ("POST", "/api/v1/agent/session", {**auth, **json_type}, b'{"extension": "\\ud800"}'),
+        ("GET", "/api/v1/%ff%fe", auth, b""),
+    ]
+
+
+async def test_hostile_requests_mixed_into_normal_traffic(stack: ResilienceStack) -> None:
+    fleet = await up(stack)
+    outsider = next(spec for spec in fleet.target.agents if spec.id not in {a.spec.id for a in fleet.agents})
+    try:
+        token = await fleet.target.token(outsider, http=fleet.api)
+        catalogue = hostile_requests(token)
+        statuses: Counter[int] = Counter()
+        gate = asyncio.Semaphore(16)
+
+        async def hostile(index: int) -> None:
+            method, path, headers, body = catalogue[index % len(catalogue)]
+            async with gate:
+                try:
+                    answer = await fleet.api.request(method, path, headers=headers, content=body or None)
+                except httpx.HTTPError:
+                    statuses[0] += 1  # the edge closed the connection: allowed, not a 5xx
+                    return
+            statuses[answer.status_code] += 1
+
+        async def normal_traffic() -> None:
+            for _ in range(3):
+                await cycles(fleet)
+
+        async with asyncio.timeout(seconds(120)):
+            await asyncio.gather(normal_traffic(), *(hostile(index) for index in range(1000)))
+        server_errors = {status: count for status, count in statuses.items() if status >= 500}
+        assert not server_errors, statuses
+        counts = assert_intact(fleet)
+        assert fleet.progress.failed == 0
+        print(f"1000 hostile requests ({dict(sorted(statuses.items()))}) beside 3 calls per agent: {counts}")
     finally:
         await fleet.aclose()
