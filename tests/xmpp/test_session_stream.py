@@ -112,6 +112,20 @@ def test_login_and_notifications_split_at_every_byte_boundary() -> None:
 
 
 @pytest.mark.parametrize("name", t.capture_names())
+def test_every_capture_split_at_every_byte_boundary_gives_the_same_item(name: str) -> None:
+    stanza = t.capture_stanza(name).encode()
+    whole = established()
+    whole.receive_data(stanza, 2.0)
+    expected = whole.events_received()
+    assert [type(event) for event in expected] == [PubsubItemReceived]
+    for cut in range(1, len(stanza)):
+        session = established()
+        session.receive_data(stanza[:cut], 2.0)
+        session.receive_data(stanza[cut:], 2.0)
+        assert session.events_received() == expected, cut
+
+
+@pytest.mark.parametrize("name", t.capture_names())
 def test_finesse_captures_become_pubsub_items_with_the_unescaped_update_document(name: str) -> None:
     session = established()
     session.receive_data(t.capture_stanza(name).encode(), 2.0)
