@@ -276,3 +276,19 @@ async def test_a_server_that_hangs_up_during_the_tls_handshake_is_a_connect_fail
                         account=t.account(), endpoint=endpoint, ssl_context=client_ssl_context
                     )
             assert raised.value.reason == errors.CONNECT_FAILED
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_close_ends_the_session_even_when_nobody_reads_events(
+    transport: TransportKind, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
+) -> None:
+    async with scripted(transport)("big", server_ssl_context) as server:
+        # Room for one event: once an item arrives the pump waits for a reader that never comes.
+        connection = await connect(server, client_ssl_context, max_buffered_events=1)
+        async with asyncio.timeout(seconds(5)):
+            await server.logged_in.wait()
+            assert await connection.close() == SessionClosed(by_peer=False)
+            seen = [event async for event in connection.events()]
+        assert seen[0].__class__.__name__ == "SessionEstablished"
+        assert seen[-1] == SessionClosed(by_peer=False)
+        assert len(seen) <= 4  # bounded: never more than the buffer, the blocked event and the end
