@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -16,6 +17,7 @@ from fingress.bench.stats import Latencies
 from fingress.bench.target import Target
 
 T = TypeVar("T")
+_POOL_SIZE = 8
 
 
 @dataclass
@@ -46,20 +48,34 @@ class Fleet:
         self.progress = progress
         self.timeout_s = timeout_s
         self.trust = ssl.create_default_context(cafile=str(target.ca_file))
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        self.api = httpx.AsyncClient(
-            base_url=target.public_url, verify=self.trust, timeout=timeout_s, limits=limits
-        )
-        self.control = httpx.AsyncClient(
-            base_url=target.emulator_url, verify=self.trust, timeout=timeout_s, limits=limits
-        )
+        # httpx polls every idle pooled connection on each request (LAB-NOTES): many small pools instead
+        # of one large one keep that cost flat as the concurrency grows.
+        limits = httpx.Limits(max_connections=_POOL_SIZE, max_keepalive_connections=_POOL_SIZE)
+        shards = max(1, math.ceil(concurrency / _POOL_SIZE))
+        self._api_pool = [
+            httpx.AsyncClient(base_url=target.public_url, verify=self.trust, timeout=timeout_s, limits=limits)
+            for _ in range(shards)
+        ]
+        self._control_pool = [
+            httpx.AsyncClient(
+                base_url=target.emulator_url, verify=self.trust, timeout=timeout_s, limits=limits
+            )
+            for _ in range(shards)
+        ]
+        self.api, self.control = self._api_pool[0], self._control_pool[0]
         self._gate = asyncio.Semaphore(concurrency)
         self.agents: list[SimulatedAgent] = []
 
     async def aclose(self) -> None:
         await asyncio.gather(*(agent.close_events() for agent in self.agents), return_exceptions=True)
-        await self.api.aclose()
-        await self.control.aclose()
+        for client in (*self._api_pool, *self._control_pool):
+            await client.aclose()
+
+    def api_for(self, index: int) -> httpx.AsyncClient:
+        return self._api_pool[index % len(self._api_pool)]
+
+    def control_for(self, index: int) -> httpx.AsyncClient:
+        return self._control_pool[index % len(self._control_pool)]
 
     async def gated(self, work: Awaitable[T]) -> T:
         """Run ``work`` under the fleet's concurrency limit."""
@@ -73,14 +89,14 @@ class Fleet:
         sign_ins = Latencies()
         specs = self.target.agents[:count]
 
-        async def one(spec: Any) -> SimulatedAgent | None:
+        async def one(index: int, spec: Any) -> SimulatedAgent | None:
             try:
                 async with self._gate:
-                    token = await self.target.token(spec, http=self.api)
+                    token = await self.target.token(spec, http=self.api_for(index))
                     agent = SimulatedAgent(
                         spec=spec,
                         token=token,
-                        api=self.api,
+                        api=self.api_for(index),
                         events_url=self.target.events_url,
                         ssl_context=self.trust,
                     )
@@ -98,14 +114,15 @@ class Fleet:
             self.progress.done += 1
             return agent
 
-        results = await asyncio.gather(*(one(spec) for spec in specs))
+        results = await asyncio.gather(*(one(index, spec) for index, spec in enumerate(specs)))
         self.agents = [agent for agent in results if agent is not None]
         return sign_ins
 
     async def control_call(
-        self, method: str, path: str, body: dict[str, Any] | None = None
+        self, method: str, path: str, body: dict[str, Any] | None = None, *, shard: int = 0
     ) -> httpx.Response:
-        return await self.control.request(method, path, json=body)
+        """A control-API call on the emulator (``shard`` picks the pooled client)."""
+        return await self.control_for(shard).request(method, path, json=body)
 
 
 async def run_for(duration_s: float, loop: Callable[[], Awaitable[None]]) -> None:

@@ -31,7 +31,10 @@ async def call_cycle(
     created = agent.expect(of_type("dialog.created"))
     reserved = agent.expect(of_type("agent.updated", state="RESERVED"))
     agent.caused_by(time.perf_counter())
-    offered = await fleet.control_call("POST", "/emulator/calls", {"agent_id": agent.spec.id, "from": CALLER})
+    shard = hash(agent.spec.id)
+    offered = await fleet.control_call(
+        "POST", "/emulator/calls", {"agent_id": agent.spec.id, "from": CALLER}, shard=shard
+    )
     if offered.status_code != 201:
         agent.caused_by(None)
         raise AgentFailed(f"agent {agent.spec.id}: the emulator refused the call: {offered.status_code}")
@@ -45,7 +48,7 @@ async def call_cycle(
     # Wrap-up follows where the agent's profile allows it; otherwise the agent is READY at once.
     wrap_up = agent.expect(_call_over)
     agent.caused_by(time.perf_counter())
-    hung_up = await fleet.control_call("POST", f"/emulator/calls/{dialog_id}/hangup")
+    hung_up = await fleet.control_call("POST", f"/emulator/calls/{dialog_id}/hangup", shard=shard)
     if hung_up.status_code != 200:
         agent.caused_by(None)
         raise AgentFailed(f"agent {agent.spec.id}: hangup refused: {hung_up.status_code}")
@@ -141,7 +144,8 @@ async def requests(fleet: Fleet, *, duration_s: float) -> dict[str, Any]:
     async def directly(agent: SimulatedAgent) -> None:
         auth = (agent.spec.id, agent.spec.password)
         path = f"/finesse/api/User/{agent.spec.id}"
-        await run_for(duration_s, lambda: timed(direct, lambda: fleet.control.get(path, auth=auth)))
+        client = fleet.control_for(hash(agent.spec.id))
+        await run_for(duration_s, lambda: timed(direct, lambda: client.get(path, auth=auth)))
 
     async def toggle(agent: SimulatedAgent) -> None:
         bodies = ({"state": "NOT_READY", "reason_code_id": "1"}, {"state": "READY"})
