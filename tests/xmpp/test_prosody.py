@@ -6,6 +6,7 @@ import asyncio
 import ssl
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 from xml.etree.ElementTree import Element, SubElement
 
 import pytest
@@ -311,3 +312,44 @@ async def test_the_certificate_must_name_the_server(
                 account=account(prosody, "agent1"), endpoint=wrong_name, ssl_context=trusting_context
             )
     assert raised.value.reason == errors.CONNECT_FAILED
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_items_from_an_independent_publisher_slixmpp(
+    prosody: ProsodyServer, trusting_context: ssl.SSLContext, transport: TransportKind
+) -> None:
+    from slixmpp import ClientXMPP  # only this test needs it
+
+    agent = await connect(prosody, trusting_context, transport)
+    started = asyncio.Event()
+    publisher = ClientXMPP(
+        f"publisher@{prosody.domain}/slixmpp",
+        USERS["publisher"],
+        sasl_mech="PLAIN",
+        ssl_context=trusting_context,
+    )
+    publisher.enable_direct_tls = True
+    publisher.enable_starttls = False
+    publisher.enable_plaintext = False
+    publisher.register_plugin("xep_0060")
+    publisher.add_event_handler("session_start", lambda _event: started.set())
+    publisher.connect(prosody.host, prosody.c2s_tls_port)
+    node = f"/finesse/api/User/{uuid.uuid4().hex[:8]}/Dialogs"
+    text = transcripts.capture_notification_text("not-ready.xml")
+    try:
+        async with asyncio.timeout(seconds(10)):
+            await started.wait()
+            pubsub: Any = publisher.plugin["xep_0060"]  # slixmpp is untyped here
+            await pubsub.create_node(prosody.pubsub_domain, node, timeout=seconds(5))
+            await agent.subscribe(node)
+            payload = Element(f"{{{PUBSUB}}}notification")
+            payload.text = text
+            await pubsub.publish(
+                prosody.pubsub_domain, node, id="from-slixmpp", payload=payload, timeout=seconds(5)
+            )
+        event = await next_event(agent.events(), PubsubItemReceived)
+        assert event == PubsubItemReceived(node, "from-slixmpp", text, prosody.pubsub_domain)
+    finally:
+        async with asyncio.timeout(seconds(10)):
+            await agent.close()
+            await publisher.disconnect()
