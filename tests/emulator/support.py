@@ -100,7 +100,7 @@ class RecordingSession:
         users = self.users()
         return users[-1].text("data/user/state") if users else None
 
-    async def wait_for(self, predicate: Any, *, timeout_s: float = 2.0) -> Notification:
+    async def wait_for(self, predicate: Any, *, timeout_s: float = 5.0) -> Notification:
         """The first recorded notification matching ``predicate`` (waiting, bounded, for it to arrive)."""
         async with asyncio.timeout(seconds(timeout_s)):
             while True:
