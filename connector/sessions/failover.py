@@ -79,6 +79,9 @@ class FailoverHost(Protocol):
 class SideFailover:
     """Moves one agent's session between the sides and repairs the stale logout that may follow."""
 
+    # One per agent session: slots keep thousands of them small.
+    __slots__ = ("_ctx", "_moved_at_s", "_moved_from", "_repairing", "_session", "_state_before_move")
+
     def __init__(
         self,
         *,

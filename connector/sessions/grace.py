@@ -57,6 +57,9 @@ class GraceHost(Protocol):
 class PresenceGrace:
     """The grace timer of one agent and the policy it applies when it expires."""
 
+    # One per agent session: slots keep thousands of them small.
+    __slots__ = ("_deferred", "_grace_s", "_policy", "_session", "_timer")
+
     def __init__(self, *, session: GraceHost, grace_s: float, policy: GracePolicy) -> None:
         self._session = session
         self._grace_s = grace_s

@@ -72,6 +72,9 @@ class LinkHost(NotificationHandler, Protocol):
 class LinkSupervisor:
     """Keeps one agent's notification link up until the session ends."""
 
+    # One per agent session: slots keep thousands of them small.
+    __slots__ = ("_alerted_down", "_ctx", "_failures", "_link", "_session", "_task", "_up")
+
     def __init__(self, *, session: LinkHost, context: SessionContext) -> None:
         self._session = session
         self._ctx = context
