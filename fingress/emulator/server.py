@@ -131,7 +131,19 @@ class _HttpsListener:
             return
         self._server.should_exit = True
         await task
-        await self._server.shutdown(sockets=[self._socket])
+        shutdown = asyncio.create_task(self._server.shutdown(sockets=[self._socket]))
+        await asyncio.sleep(0)  # shutdown() has now asked every idle connection to close
+        self._abort_closing_connections()
+        await shutdown
+
+    def _abort_closing_connections(self) -> None:
+        # A TLS close waits for the peer's close_notify, which an idle keep-alive client never sends, so
+        # each such client would hold the shutdown for timeout_graceful_shutdown (measured: 1.15 s
+        # instead of 0.2 s). Connections already closing have nothing left to deliver: abort them.
+        for connection in tuple(self._server.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if isinstance(transport, asyncio.Transport) and transport.is_closing():
+                transport.abort()
 
 
 class EmulatorServer:
