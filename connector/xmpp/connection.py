@@ -268,8 +268,9 @@ class XmppConnection:
                         data = await self._link.receive()
                 except TimeoutError:
                     pass
-                except XmppError:
-                    session.connection_lost(self._loop.time())
+                except XmppError as error:
+                    failure = SessionFailed(error.reason, error.condition, error.detail)
+                    session.connection_lost(self._loop.time(), failure=failure)
                 else:
                     if data is None:
                         session.connection_lost(self._loop.time())
@@ -290,8 +291,9 @@ class XmppConnection:
         while pieces := self._session.data_to_send():
             try:
                 await self._link.send(pieces)
-            except XmppError:
-                self._session.connection_lost(self._loop.time())
+            except XmppError as error:
+                failure = SessionFailed(error.reason, error.condition, error.detail)
+                self._session.connection_lost(self._loop.time(), failure=failure)
                 await self._dispatch()
                 return
 

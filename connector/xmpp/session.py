@@ -194,16 +194,15 @@ class ClientSession:
             self._keepalive_id = self._send_iq("get", stanzas.ping_request(), now, to=self._account.domain)
             self._pending[self._keepalive_id] = _PendingIq(now + self._options.ping_timeout_s, now, True)
 
-    def connection_lost(self, now: float) -> None:
-        """The transport ended (EOF or error)."""
+    def connection_lost(self, now: float, *, failure: SessionFailed | None = None) -> None:
+        """The transport ended: EOF, or an error the transport describes as ``failure``."""
         if self.finished:
             return
         if self._phase is Phase.CLOSING:
             self._end(SessionClosed(by_peer=False))
         else:
-            self._end(
-                SessionFailed(errors.CONNECTION_LOST, "", "the connection ended without a stream close")
-            )
+            text = "the connection ended without a stream close"
+            self._end(failure or SessionFailed(errors.CONNECTION_LOST, "", text))
 
     # ----------------------------------------------------------------- requests
 

@@ -19,7 +19,7 @@ from connector.xmpp import errors
 from connector.xmpp.endpoint import XmppEndpoint
 from connector.xmpp.errors import XmppError
 from connector.xmpp.tls_pipe import TlsPipe
-from connector.xmpp.websocket_pipe import WebSocketPipe, WebSocketRefused
+from connector.xmpp.websocket_pipe import WebSocketPipe, WebSocketRefused, WebSocketViolation
 
 SUBPROTOCOL = Subprotocol("xmpp")
 _CONNECT_ERRORS = (OSError, ssl.SSLError, WebSocketRefused, websockets.exceptions.WebSocketException)
@@ -120,6 +120,8 @@ class WebSocketLink:
     async def receive(self) -> bytes | str | None:
         try:
             return await self._pipe.receive()
+        except WebSocketViolation as error:
+            raise XmppError(errors.STREAM_ERROR, error.text, condition=error.condition) from error
         except _IO_ERRORS as error:
             raise XmppError(errors.CONNECTION_LOST, f"read failed: {type(error).__name__}") from error
 

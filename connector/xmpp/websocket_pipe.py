@@ -11,7 +11,7 @@ import asyncio
 import ssl
 
 from websockets.client import ClientProtocol
-from websockets.frames import Frame, Opcode
+from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Response
 from websockets.protocol import State
 from websockets.typing import Subprotocol
@@ -22,6 +22,24 @@ from connector.xmpp.tls_pipe import TlsPipe
 
 class WebSocketRefused(Exception):
     """The server did not complete the opening handshake as asked (status, subprotocol)."""
+
+
+class WebSocketViolation(Exception):
+    """We failed the connection because the server broke RFC 6455; ``condition`` is the XMPP stream-error
+    condition it amounts to."""
+
+    def __init__(self, condition: str, text: str) -> None:
+        super().__init__(text)
+        self.condition = condition
+        self.text = text
+
+
+# Close codes we send when failing a connection because of what the server sent.
+_VIOLATIONS = {
+    CloseCode.MESSAGE_TOO_BIG: "policy-violation",
+    CloseCode.INVALID_DATA: "not-well-formed",  # text that is not UTF-8
+    CloseCode.PROTOCOL_ERROR: "bad-format",
+}
 
 
 class WebSocketPipe:
@@ -99,12 +117,20 @@ class WebSocketPipe:
                     return message
             await self._flush()  # pongs and close answers the protocol queued
             if self._protocol.state in (State.CLOSING, State.CLOSED):
+                self._raise_if_violated()
                 return None
             data = await self._pipe.read()
             if data is None:
                 self._protocol.receive_eof()
             else:
                 self._protocol.receive_data(data)
+
+    def _raise_if_violated(self) -> None:
+        sent, received = self._protocol.close_sent, self._protocol.close_rcvd
+        if sent is not None and received is None and sent.code in _VIOLATIONS:
+            raise WebSocketViolation(
+                _VIOLATIONS[CloseCode(sent.code)], sent.reason or "WebSocket protocol violation"
+            )
 
     def _message(self, frame: Frame) -> str | bytes | None:
         if frame.opcode in (Opcode.TEXT, Opcode.BINARY):

@@ -292,3 +292,16 @@ async def test_close_ends_the_session_even_when_nobody_reads_events(
         assert seen[0].__class__.__name__ == "SessionEstablished"
         assert seen[-1] == SessionClosed(by_peer=False)
         assert len(seen) <= 4  # bounded: never more than the buffer, the blocked event and the end
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_stanza_over_the_size_limit_is_a_policy_violation_on_both_transports(
+    transport: TransportKind, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
+) -> None:
+    options = SessionOptions(max_stanza_bytes=64 * 1024, establish_timeout_s=seconds(2))
+    async with scripted(transport)("big", server_ssl_context) as server:
+        connection = await connect(server, client_ssl_context, options)
+        async with asyncio.timeout(seconds(5)):
+            outcome = await connection.wait_closed()
+    assert isinstance(outcome, SessionFailed)
+    assert (outcome.reason, outcome.condition) == (errors.STREAM_ERROR, "policy-violation")
