@@ -91,6 +91,7 @@ class ClientSession:
         self._authenticated = False
         self._mechanism: SaslMechanism | None = None
         self._session_required = False
+        self._login_iq_id = ""  # the bind or session request waiting for its answer
         self._jid = ""
         self._events: list[XmppEvent] = []
         self._pending: dict[str, _PendingIq] = {}
@@ -349,7 +350,7 @@ class ClientSession:
             return
         self._session_required = stanzas.session_required(element)
         self._phase = Phase.BINDING
-        self._send_iq("set", stanzas.bind_request(self._account.resource), now)
+        self._login_iq_id = self._send_iq("set", stanzas.bind_request(self._account.resource), now)
 
     def _sasl(self, element: Element) -> None:
         namespace, local = split(element.tag)
@@ -383,7 +384,11 @@ class ClientSession:
         self._framing.restart(self._account.domain)
 
     def _login_iq(self, element: Element, now: float) -> None:
-        if not ns.is_stanza(element.tag, "iq") or element.get("type") not in ("result", "error"):
+        if (
+            not ns.is_stanza(element.tag, "iq")
+            or element.get("type") not in ("result", "error")
+            or element.get("id") != self._login_iq_id
+        ):
             return  # nothing else matters before the session exists
         if element.get("type") == "error":
             condition, text = stanzas.iq_error(element)
@@ -396,7 +401,7 @@ class ClientSession:
             self._jid = jid[: stanzas.MAX_TEXT_CHARS] or f"{self._account.bare_jid}/{self._account.resource}"
             if self._session_required:
                 self._phase = Phase.STARTING_SESSION
-                self._send_iq("set", stanzas.session_request(), now)
+                self._login_iq_id = self._send_iq("set", stanzas.session_request(), now)
                 return
         self._establish(now)
 

@@ -371,6 +371,16 @@ def test_no_usable_mechanism_is_an_auth_failure() -> None:
     assert "X-OAUTH2" in event.text
 
 
+def test_only_the_answer_to_the_bind_request_completes_binding() -> None:
+    session = t.stream_session()
+    session.receive_data(t.BEFORE_RESTART.encode(), 0.1)
+    session.receive_data((t.HEADER + t.BIND_FEATURES).encode(), 0.1)
+    session.receive_data(b"<iq type='result' id='somebody-else'/>", 0.2)
+    assert session.phase is Phase.BINDING
+    session.receive_data((t.BIND_RESULT + t.SESSION_RESULT).encode(), 0.3)
+    assert session.events_received() == [SessionEstablished(t.FULL_JID)]
+
+
 def test_bind_refused_is_reported() -> None:
     session = t.stream_session()
     session.receive_data(t.BEFORE_RESTART.encode(), 0.1)
