@@ -29,7 +29,8 @@ Emulator assumptions where Finesse's behaviour is not publicly settled (all docu
   ``timing.ring_timeout_s`` (routed calls then make the agent NOT_READY with 32767).
 * The nailed-connection setup call is a dialog (``callType`` AGENT_INSIDE) the agent answers like a call;
   once answered it disappears and the connection stays up until ``/emulator/agents/{id}/nailed/hangup``.
-* After a transfer the transferring agent stays on the dialog in ``WRAP_UP`` until its wrap-up ends.
+* After a transfer the transferring agent stays on the dialog in ``WRAP_UP`` until its wrap-up ends;
+  only that agent sees its wrap-up participant.
 * Bad credentials: Finesse's HTML page (configurable) or ``<ApiErrors>``; a locked account always gets
   ``<ApiErrors>`` with ErrorData ``ACCOUNT_LOCKED`` so clients can tell the two apart.
 * 503 answers carry ErrorType ``Service Unavailable`` and ErrorMessage ``SERVER_OUT_OF_SERVICE``;

@@ -208,7 +208,9 @@ class Cluster:
         self._require_agent(agent_id)
         if actor.agent_id != agent_id:
             raise errors.forbidden("Agents may read only their own Dialogs")
-        return render.dialogs_document(self.cti.dialogs_of(agent_id), actions_of=self.cti.actions_of)
+        return render.dialogs_document(
+            self.cti.dialogs_of(agent_id), actions_of=self.cti.actions_of, viewer=agent_id
+        )
 
     def dialog_document(self, actor: Actor, dialog_id: str) -> str:
         dialog = self.cti.dialogs.get(dialog_id)
@@ -216,7 +218,9 @@ class Cluster:
             raise errors.not_found("Dialog")
         if dialog not in self.cti.dialogs_of(actor.agent_id):
             raise errors.forbidden("Agents may read only their own Dialogs")
-        return render.serialize(render.dialog_element(dialog, actions_of=self.cti.actions_of))
+        return render.serialize(
+            render.dialog_element(dialog, actions_of=self.cti.actions_of, viewer=actor.agent_id)
+        )
 
     def reason_codes_document(self, actor: Actor, agent_id: str, category: str | None) -> str:
         self._require_agent(agent_id)

@@ -59,7 +59,7 @@ class Notifier:
     def dialog_event(self, agent_id: str, dialog: Dialog, event: str, request_id: str) -> None:
         """POST (the agent joined), PUT (changed) or DELETE (the agent left) on the agent's Dialogs node."""
         node = render.dialogs_uri(agent_id)
-        element = render.dialog_element(dialog, actions_of=self._actions_of)
+        element = render.dialog_element(dialog, actions_of=self._actions_of, viewer=agent_id)
         if event == "PUT":
             data, source = element, dialog.uri
         else:

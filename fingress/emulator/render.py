@@ -133,7 +133,9 @@ def user_element(
 ActionsOf = Callable[[Dialog, Participant], Sequence[str]]
 
 
-def dialog_element(dialog: Dialog, *, actions_of: ActionsOf, tag: str = "Dialog") -> ET.Element:
+def dialog_element(dialog: Dialog, *, actions_of: ActionsOf, viewer: str, tag: str = "Dialog") -> ET.Element:
+    """The Dialog as ``viewer`` (an agent id) sees it: wrap-up is personal, so another agent still wrapping
+    up a call that goes on (after a transfer) is left out."""
     element = ET.Element(tag)
     consult_uri = f"/finesse/api/Dialog/{dialog.consult_of}" if dialog.consult_of else ""
     _add(element, "associatedDialogUri", consult_uri)
@@ -153,6 +155,8 @@ def dialog_element(dialog: Dialog, *, actions_of: ActionsOf, tag: str = "Dialog"
     _add(element, "mediaType", "Voice")
     participants = _add(element, "participants")
     for participant in dialog.participants:
+        if participant.state == "WRAP_UP" and participant.agent_id != viewer:
+            continue
         participant_element = _add(participants, "Participant")
         actions = _add(participant_element, "actions")
         for action in actions_of(dialog, participant):
@@ -169,10 +173,10 @@ def dialog_element(dialog: Dialog, *, actions_of: ActionsOf, tag: str = "Dialog"
     return element
 
 
-def dialogs_document(dialogs: Iterable[Dialog], *, actions_of: ActionsOf) -> str:
+def dialogs_document(dialogs: Iterable[Dialog], *, actions_of: ActionsOf, viewer: str) -> str:
     root = ET.Element("Dialogs")
     for dialog in dialogs:
-        root.append(dialog_element(dialog, actions_of=actions_of))
+        root.append(dialog_element(dialog, actions_of=actions_of, viewer=viewer))
     return serialize(root)
 
 

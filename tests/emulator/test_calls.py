@@ -214,6 +214,16 @@ def test_consult_then_transfer_to_another_agent(lab: Harness) -> None:
     assert ("POST", customer_call) in carol_events
     assert consult_id not in lab.cluster.cti.dialogs
     assert lab.dialog(customer_call).call_variables == {"callVariable2": "x"}
+
+    # Carol sees the customer and herself; Alice's wrap-up on the same dialog is Alice's alone.
+    def last_view(session: RecordingSession) -> list[str]:
+        latest = [n for n in session.dialog_events() if n.update.findtext(".//Dialog/id") == customer_call][
+            -1
+        ]
+        return sorted(p.findtext("state") or "" for p in latest.update.iter("Participant"))
+
+    assert last_view(carol) == ["ACTIVE", "ACTIVE"]
+    assert last_view(alice) == ["ACTIVE", "ACTIVE", "WRAP_UP"]
     lab.cluster.cti.customer_hangup(customer_call)
     assert carol.last_state() == "NOT_READY"  # she was NOT_READY before the consult reached her
 
