@@ -4,6 +4,7 @@ Hypothesis throwing random bodies at the parsers and at PUT User / PUT Dialog.""
 
 from __future__ import annotations
 
+import json
 import ssl
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -173,3 +174,43 @@ def _finesse_error_any(response: httpx.Response) -> None:
     root: ET.Element = SafeET.fromstring(response.content)
     assert root.tag == "ApiErrors"
     assert root.findtext("ApiError/ErrorType")
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=10,
+)
+CONTROL_BODIES = (
+    st.binary(max_size=200)
+    | JSON_VALUES.map(lambda value: json.dumps(value).encode())
+    | st.fixed_dictionaries(
+        {},
+        optional={
+            "agent_id": JSON_VALUES,
+            "from": JSON_VALUES,
+            "call_variables": JSON_VALUES,
+            "ring_timeout_s": JSON_VALUES,
+        },
+    ).map(lambda value: json.dumps(value).encode())
+)
+
+
+@given(body=CONTROL_BODIES, timing=st.booleans())
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_random_control_bodies_never_get_a_5xx(
+    background_emulator: EmulatorServer, client_ssl_context: ssl.SSLContext, body: bytes, timing: bool
+) -> None:
+    base = background_emulator.base_url("B")
+    with httpx.Client(verify=client_ssl_context, timeout=seconds(5)) as client:
+        if timing:
+            response = client.put(f"{base}/emulator/timing", content=body)
+        else:
+            response = client.post(f"{base}/emulator/calls", content=body)
+        assert response.status_code < 500
+        if response.status_code >= 400:
+            assert isinstance(response.json()["code"], str)
+        if timing and response.status_code == 200:
+            client.post(f"{base}/emulator/reset")  # keep the shared emulator's timings sane

@@ -184,3 +184,22 @@ async def test_a_stopped_emulator_leaves_no_timer_behind(
         count = len(session.notifications)
     await asyncio.sleep(seconds(0.4))  # longer than the presence delay: nothing may fire after close
     assert len(session.notifications) == count
+
+
+async def test_bad_xmpp_passwords_count_toward_the_rest_lock(
+    emulator: EmulatorServer, https: httpx.AsyncClient, client_ssl_context: ssl.SSLContext
+) -> None:
+    ws_url = emulator.base_url("A").replace("https://", "wss://") + "/ws/"
+    async with websockets.connect(ws_url, ssl=client_ssl_context, subprotocols=["xmpp"]) as connection:  # type: ignore[list-item]
+        client = WebSocketXmpp(connection, emulator.cluster.xmpp_domain("A"))
+        await client.open()
+        for _ in range(3):
+            token = base64.b64encode(b"\x001001\x00guess").decode()
+            await connection.send(f'<auth xmlns="{SASL}" mechanism="PLAIN">{token}</auth>')
+            assert (await client.receive()).tag == f"{{{SASL}}}failure"
+    url = f"{emulator.base_url('B')}/finesse/api/User/1001"
+    for _ in range(2):
+        assert (await https.get(url, auth=("1001", "guess"))).status_code == 401
+    locked = await https.get(url, auth=ALICE)
+    assert locked.status_code == 401
+    assert "ACCOUNT_LOCKED" in locked.text
