@@ -3,11 +3,14 @@ never raises, never reports anything after its end, and never leaves a deadline 
 
 from __future__ import annotations
 
+import base64
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connector.xmpp.events import SessionClosed, SessionEstablished, SessionFailed
 from connector.xmpp.session import ClientSession
+from connector.xmpp.settings import SessionOptions
 from tests.xmpp import transcripts as t
 
 FRAGMENTS = [
@@ -99,3 +102,41 @@ def test_garbage_over_the_websocket_framing_never_raises(
     events = session.events_received()
     assert len([event for event in events if isinstance(event, SessionFailed | SessionClosed)]) <= 1
     assert session.finished
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    challenge=st.one_of(
+        st.binary(max_size=80),
+        st.builds(
+            lambda nonce_tail, salt, iterations: f"r=nonce{nonce_tail},s={salt},i={iterations}".encode(),
+            st.text(max_size=8),
+            st.text(max_size=12),
+            st.integers(min_value=-5, max_value=5000).map(str),
+        ),
+    ),
+    success=st.binary(max_size=40),
+)
+def test_garbage_scram_exchange_ends_in_an_auth_failure_or_a_stream_error(
+    challenge: bytes, success: bytes
+) -> None:
+    from connector.xmpp.framing import StreamFraming
+
+    session = ClientSession(
+        account=t.account(),
+        framing=StreamFraming(max_stanza_bytes=65536, max_depth=16),
+        options=SessionOptions(sasl_mechanisms=("SCRAM-SHA-1",)),
+        nonce_factory=lambda: "nonce",
+    )
+    session.start(0.0)
+    features = t.PLAIN_FEATURES.replace("PLAIN", "SCRAM-SHA-1")
+    session.receive_data((t.HEADER + features).encode(), 0.0)
+    encoded = base64.b64encode(challenge).decode()
+    session.receive_data(f"<challenge xmlns='{t.SASL}'>{encoded}</challenge>".encode(), 0.0)
+    encoded = base64.b64encode(success).decode()
+    session.receive_data(f"<success xmlns='{t.SASL}'>{encoded}</success>".encode(), 0.0)
+    events = session.events_received()
+    # A server that does not know the password can never get past SCRAM.
+    assert len(events) == 1
+    assert isinstance(events[0], SessionFailed)
+    assert events[0].reason in ("auth_failed", "stream_error")
