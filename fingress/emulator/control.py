@@ -25,6 +25,7 @@ Unauthenticated by design: the emulator is a development tool and listens on loo
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -41,6 +42,7 @@ from .hub import SIDES, Side
 from .model import Agent, Dialog
 
 MAX_CONTROL_BODY_BYTES = 64 * 1024
+_CALLER = re.compile(r"^\+?[0-9]{1,32}$")
 
 
 def _problem(error: ApiError) -> JSONResponse:
@@ -100,8 +102,8 @@ class ControlApi:
         call_variables = body.get("call_variables", {})
         if agent_id is not None and not isinstance(agent_id, str):
             raise BadRequest("invalid_agent_id", "agent_id must be a string")
-        if not isinstance(from_address, str) or not from_address.strip():
-            raise BadRequest("invalid_from", "from must be a non-empty string (the caller's number)")
+        if not isinstance(from_address, str) or not _CALLER.match(from_address.strip()):
+            raise BadRequest("invalid_from", "from must be the caller's number (+ and up to 32 digits)")
         if not isinstance(call_variables, dict) or not all(
             isinstance(key, str) and isinstance(value, str) for key, value in call_variables.items()
         ):
