@@ -114,8 +114,10 @@ class Cluster:
         self._presence_timers[side].pop(agent_id, None)
         if not self.in_service(side) or self._presence[side].get(agent_id, False):
             return
+        # CCE's LOAD setting chooses; CCX always signs the agent out.
         load = self.config.behaviour.forced_logout_load
-        target: Literal["NOT_READY", "LOGOUT"] = "NOT_READY" if load == "not_ready" else "LOGOUT"
+        ccx = self.config.system.deployment_type == "UCCX"
+        target: Literal["NOT_READY", "LOGOUT"] = "NOT_READY" if load == "not_ready" and not ccx else "LOGOUT"
         self.cti.force(agent_id, target=target, reason=self.directory.system_code(target, 255), side=side)
 
     def presence(self) -> dict[Side, dict[str, bool]]:

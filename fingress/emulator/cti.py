@@ -198,7 +198,8 @@ class Cti:
     def _sign_in_refusal(
         self, agent: Agent, extension: str, device_id: str, mobile: MobileAgent | None
     ) -> AsyncError | None:
-        if mobile is not None and not agent.profile.mobile_agent_enabled:
+        mobile_possible = agent.profile.mobile_agent_enabled and self._system.deployment_type == "UCCE"
+        if mobile is not None and not mobile_possible:  # mobile agent is a CCE feature
             return MODE_NOT_ALLOWED
         if agent.signed_in and agent.extension != extension:
             return INVALID_STATE

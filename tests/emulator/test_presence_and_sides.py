@@ -207,3 +207,20 @@ def test_reset_returns_to_the_configured_start(lab: Harness) -> None:
     assert lab.cluster.check_password("1002", "bob-pass") == "ok"
     assert lab.scheduler.pending == 0
     assert session.last_state() == "RESERVED"  # nothing published after the reset
+
+
+def test_ccx_signs_out_on_presence_loss_and_has_no_mobile_agent() -> None:
+    config = fast_config()
+    config = config.model_copy(
+        update={"system": config.system.model_copy(update={"deployment_type": "UCCX"})}
+    )
+    lab = Harness(config)
+    session = lab.watch("1001")
+    lab.sign_in("1001", "1001001", mobile_agent=MobileAgentRequest(mode="CALL_BY_CALL", dial_number="0611"))
+    assert session.errors()[-1].text("data/apiErrors/apiError/errorType") == "Mode Not Allowed"
+    lab.sign_in("1001", "1001001")
+    lab.ready("1001")
+    lab.cluster.presence_changed("A", "1001", False)
+    lab.advance(60)
+    assert lab.agent("1001").state == "LOGOUT"
+    assert "<deploymentType>UCCX</deploymentType>" in lab.cluster.system_info_document("A")
