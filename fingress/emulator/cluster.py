@@ -105,11 +105,6 @@ class Cluster:
                 self.timing.presence_logout_delay_s, lambda: self._presence_expired(side, agent_id)
             )
 
-    @property
-    def failure_detection_s(self) -> float:
-        """How long an XMPP server may keep a silent client before dropping it (configuration)."""
-        return self.timing.failure_detection_s
-
     def _presence_expired(self, side: Side, agent_id: str) -> None:
         self._presence_timers[side].pop(agent_id, None)
         if not self.in_service(side) or self._presence[side].get(agent_id, False):
@@ -204,7 +199,7 @@ class Cluster:
         self._require_agent(agent_id)
         if not self._may_read(actor, agent_id):
             raise errors.forbidden("Agents may read only their own User")
-        return render.serialize(self.notifier.user_element_tagged(self.cti.agents[agent_id], "User"))
+        return render.serialize(self.notifier.user_element(self.cti.agents[agent_id], "User"))
 
     def dialogs_document(self, actor: Actor, agent_id: str) -> str:
         self._require_agent(agent_id)

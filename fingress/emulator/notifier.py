@@ -33,7 +33,8 @@ class Notifier:
             if self._in_service(side):
                 self._hub.publish(side, agent_id, node, document)
 
-    def user_element_tagged(self, agent: Agent, tag: str) -> ET.Element:
+    def user_element(self, agent: Agent, tag: str) -> ET.Element:
+        """The agent's User element (``User`` for REST, ``user`` inside notifications)."""
         return render.user_element(
             agent,
             team=self._directory.team_of(agent.id),
@@ -44,7 +45,7 @@ class Notifier:
     def user_changed(self, agent: Agent, request_id: str) -> None:
         uri = render.user_uri(agent.id)
         document = render.update_document(
-            self.user_element_tagged(agent, "user"), event="PUT", request_id=request_id, source=uri
+            self.user_element(agent, "user"), event="PUT", request_id=request_id, source=uri
         )
         self._publish(agent.id, uri, document)
 
