@@ -23,11 +23,15 @@ from tests.xmpp import transcripts as t
 from tests.xmpp.scripted import BIG_TEXT, Behaviour, ScriptedServer, tls_server, websocket_server
 
 TRANSPORTS: list[TransportKind] = ["websocket", "tls"]
-FAST = SessionOptions(
-    ping_interval_s=seconds(0.05),
-    ping_timeout_s=seconds(0.2),
-    close_timeout_s=seconds(0.3),
-    establish_timeout_s=seconds(2),
+# Keep-alive pings at the default 20 s: no test sees a ping it did not ask for.
+QUICK = SessionOptions(close_timeout_s=seconds(0.3), establish_timeout_s=seconds(2))
+# Pings every 50 ms, and a link taken for dead 200 ms after an unanswered one.
+DEAD_LINK = SessionOptions(
+    ping_interval_s=seconds(0.05), ping_timeout_s=seconds(0.2), close_timeout_s=seconds(0.3)
+)
+# Pings every 50 ms, with a timeout no loaded machine reaches when the server answers.
+KEEPALIVE = SessionOptions(
+    ping_interval_s=seconds(0.05), ping_timeout_s=seconds(3), close_timeout_s=seconds(0.3)
 )
 
 
@@ -38,7 +42,7 @@ def scripted(
 
 
 async def connect(
-    server: ScriptedServer, context: ssl.SSLContext, options: SessionOptions = FAST, **kwargs: Any
+    server: ScriptedServer, context: ssl.SSLContext, options: SessionOptions = QUICK, **kwargs: Any
 ) -> XmppConnection:
     assert server.endpoint is not None
     async with asyncio.timeout(seconds(5)):
@@ -53,9 +57,10 @@ async def connected(
     behaviour: Behaviour,
     server_context: ssl.SSLContext,
     client_context: ssl.SSLContext,
+    options: SessionOptions = QUICK,
 ) -> AsyncIterator[tuple[ScriptedServer, XmppConnection]]:
     async with scripted(transport)(behaviour, server_context) as server:
-        connection = await connect(server, client_context)
+        connection = await connect(server, client_context, options)
         try:
             yield server, connection
         finally:
@@ -67,7 +72,10 @@ async def connected(
 async def test_unanswered_pings_mean_a_dead_link(
     transport: TransportKind, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
 ) -> None:
-    async with connected(transport, "silent", server_ssl_context, client_ssl_context) as (server, connection):
+    async with connected(transport, "silent", server_ssl_context, client_ssl_context, DEAD_LINK) as (
+        server,
+        connection,
+    ):
         async with asyncio.timeout(seconds(5)):
             outcome = await connection.wait_closed()
         assert isinstance(outcome, SessionFailed)
@@ -81,7 +89,10 @@ async def test_unanswered_pings_mean_a_dead_link(
 async def test_answered_pings_keep_the_link_up(
     transport: TransportKind, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
 ) -> None:
-    async with connected(transport, "pong", server_ssl_context, client_ssl_context) as (server, connection):
+    async with connected(transport, "pong", server_ssl_context, client_ssl_context, KEEPALIVE) as (
+        server,
+        connection,
+    ):
         async with asyncio.timeout(seconds(5)):
             # A ping goes out only once the previous one was answered: three means answers are matched.
             await server.three_pings_answered.wait()
