@@ -18,10 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from edge.config import load_config as load_edge_config
 from edge.policy import load_policy
 from edge.tunnel.errors import ConfigError
 from fingress.connector_command import load_connector_file
-from fingress.edge_command import load_edge_file
 from fingress.emulator.config import load_config as load_emulator_config
 
 ConfigKind = Literal["edge", "connector", "policy", "emulator"]
@@ -39,7 +39,7 @@ _MARKERS: tuple[tuple[str, ConfigKind], ...] = (
 )
 
 _LOADERS: dict[ConfigKind, Callable[[Path], object]] = {
-    "edge": load_edge_file,
+    "edge": load_edge_config,
     "connector": load_connector_file,
     "policy": load_policy,
     "emulator": load_emulator_config,

@@ -1,11 +1,10 @@
 """``fingress edge --config FILE``: the DMZ tier in its own process, and its composition root.
 
-The edge file is :class:`edge.config.EdgeConfig` plus the tunnel listener's TLS keys in the same ``[tunnel]``
-table (``cert_file``, ``key_file``, ``client_ca_file``, ``allowed_identities``, ``path``, ``edge_id``),
-validated here with the same key-path errors. The public certificate comes from the policy's ``[tls]`` table
-so it reloads with the policy. :class:`EdgeRuntime` wires the tunnel listener (:class:`TunnelRelay`), the
-public and admin listeners (:class:`EdgeServer`) and both reloadable TLS contexts; ``fingress demo`` uses it
-too.
+The edge file is loaded, validated and explained by :func:`edge.config.load_config` (its ``[tunnel]``
+table carries the tunnel listener's TLS); this module only composes. The public certificate comes from the
+policy's ``[tls]`` table so it reloads with the policy. :class:`EdgeRuntime` wires the tunnel listener
+(:class:`TunnelRelay`), the public and admin listeners (:class:`EdgeServer`) and both reloadable TLS
+contexts; ``fingress demo`` uses it too.
 
 Signals: SIGTERM / SIGINT drain (open requests finish, event sockets are told to resume elsewhere);
 SIGHUP reloads the policy and re-reads both certificates.
@@ -17,16 +16,13 @@ import argparse
 import asyncio
 import signal
 import sys
-import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from edge.config import EdgeConfig
+from edge.config import EdgeConfig, TunnelListener, load_config
 from edge.policy import load_policy
 from edge.relay import TunnelRelay
 from edge.server import EdgeServer
@@ -34,86 +30,11 @@ from edge.tls import ReloadableServerContext, ReloadOutcome, TlsPolicyParticipan
 from edge.tunnel.errors import ConfigError
 from fingress.logging_setup import LOG_FORMATS, configure_logging
 
-# Keys of the edge file's [tunnel] table that this module owns (edge.config owns host and port).
-_TUNNEL_TLS_KEYS = frozenset(
-    {"cert_file", "key_file", "client_ca_file", "allowed_identities", "path", "edge_id"}
-)
-
-
-class TunnelListenerTls(BaseModel):
-    """How connectors are admitted on the tunnel listener."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    cert_file: Path
-    key_file: Path
-    # The private tunnel CA: only client certificates it issued get through the handshake.
-    client_ca_file: Path
-    # Connector ids accepted (certificate CN, SAN DNS name or SAN URI spiffe://fingress/connector/<id>).
-    allowed_identities: tuple[str, ...] = Field(min_length=1)
-    path: str = Field(default="/tunnel", pattern=r"^/[A-Za-z0-9/_-]*$")
-    edge_id: str = Field(default="edge", min_length=1, max_length=63)
-
-
-@dataclass(frozen=True)
-class EdgeFile:
-    """A validated edge configuration file."""
-
-    config: EdgeConfig
-    tunnel_tls: TunnelListenerTls
-
-
-def _locations(error: ValidationError, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[Any, ...], str]]:
-    return [
-        ((*prefix, *problem["loc"]), problem["msg"].removeprefix("Value error, "))
-        for problem in error.errors()
-    ]
-
-
-def parse_edge_file(data: dict[str, Any], *, source: str, base: Path | None = None) -> EdgeFile:
-    """Validate a decoded edge file; every problem names its key path. Relative paths resolve against
-    ``base``. Raises ``ConfigError``."""
-    document = dict(data)
-    tunnel = document.get("tunnel")
-    tls_table: dict[str, Any] = {}
-    if isinstance(tunnel, dict):
-        tls_table = {key: value for key, value in tunnel.items() if key in _TUNNEL_TLS_KEYS}
-        document["tunnel"] = {key: value for key, value in tunnel.items() if key not in _TUNNEL_TLS_KEYS}
-    problems: list[tuple[tuple[Any, ...], str]] = []
-    config: EdgeConfig | None = None
-    tunnel_tls: TunnelListenerTls | None = None
-    try:
-        config = EdgeConfig.model_validate(document)
-    except ValidationError as error:
-        problems += _locations(error)
-    try:
-        tunnel_tls = TunnelListenerTls.model_validate(tls_table)
-    except ValidationError as error:
-        problems += _locations(error, ("tunnel",))
-    if problems or config is None or tunnel_tls is None:
-        raise ConfigError.from_locations(source, problems)
-    if base is not None:
-        if not config.policy_file.is_absolute():
-            config = config.model_copy(update={"policy_file": base / config.policy_file})
-        tunnel_tls = tunnel_tls.model_copy(
-            update={
-                name: base / getattr(tunnel_tls, name)
-                for name in ("cert_file", "key_file", "client_ca_file")
-                if not getattr(tunnel_tls, name).is_absolute()
-            }
-        )
-    return EdgeFile(config=config, tunnel_tls=tunnel_tls)
-
-
-def load_edge_file(path: Path) -> EdgeFile:
-    """Read and validate an edge configuration file. Raises ``ConfigError``."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(str(path), [("", f"cannot read: {error.__class__.__name__}")]) from error
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(str(path), [("", f"not valid TOML: {error}")]) from error
-    return parse_edge_file(data, source=str(path), base=path.parent)
+# Transitional names for callers outside the edge command (fingress/demo/system.py,
+# tests/resilience/support.py): the edge file is now edge.config's EdgeConfig, loaded by its load_config.
+# Remove once they call edge.config.load_config and EdgeRuntime(config=...).
+EdgeFile = EdgeConfig
+load_edge_file = load_config
 
 
 class EdgeRuntime:
@@ -122,8 +43,16 @@ class EdgeRuntime:
     ``start()`` raises ``ConfigError`` (bad policy or certificate) or ``OSError`` (a port is taken) and
     leaves nothing running; ``stop()`` drains; ``reload()`` is what SIGHUP does."""
 
-    def __init__(self, *, edge_file: EdgeFile) -> None:
-        self._file = edge_file
+    def __init__(self, *, config: EdgeConfig | None = None, edge_file: EdgeConfig | None = None) -> None:
+        """``config`` is what :func:`edge.config.load_config` returns (``edge_file`` is its old name, kept
+        for callers not yet moved); raises ``ConfigError`` when it has no ``[tunnel]`` table."""
+        chosen = config if config is not None else edge_file
+        if chosen is None or (config is not None and edge_file is not None):
+            raise TypeError("EdgeRuntime takes exactly one of config= and edge_file=")
+        if chosen.tunnel is None:
+            raise ConfigError("edge", [("tunnel", "the edge process needs its tunnel listener's table")])
+        self._config = chosen
+        self._tunnel: TunnelListener = chosen.tunnel
         self._log = structlog.get_logger("fingress.edge")
         self._relay: TunnelRelay | None = None
         self._server: EdgeServer | None = None
@@ -144,7 +73,7 @@ class EdgeRuntime:
         return self._server
 
     async def start(self) -> None:
-        config, tunnel = self._file.config, self._file.tunnel_tls
+        config, tunnel = self._config, self._tunnel
         policy = load_policy(config.policy_file)
         if policy.tls.cert_file is None or policy.tls.key_file is None:
             raise ConfigError(
@@ -165,8 +94,8 @@ class EdgeRuntime:
         relay = TunnelRelay(
             ssl_context=tunnel_tls.context,
             allowed_identities=tunnel.allowed_identities,
-            host=config.tunnel.host,
-            port=config.tunnel.port,
+            host=tunnel.host,
+            port=tunnel.port,
             path=tunnel.path,
             edge_id=tunnel.edge_id,
         )
@@ -220,7 +149,7 @@ class EdgeRuntime:
 
     def urls(self, host: str = "127.0.0.1") -> dict[str, str]:
         """Where each listener answers, for people and for ``demo.json``."""
-        path = self._file.tunnel_tls.path
+        path = self._tunnel.path
         return {
             "public": f"https://{host}:{self.public_port}",
             "admin": f"http://{host}:{self.admin_port}",
@@ -250,7 +179,7 @@ class EdgeRuntime:
         if server is not None:
             await server.stop()
         if relay is not None:
-            await relay.drain(timeout_s=self._file.config.server.graceful_shutdown_s)
+            await relay.drain(timeout_s=self._config.server.graceful_shutdown_s)
 
 
 def register(subparsers: Any) -> None:
@@ -270,11 +199,11 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     configure_logging(args.log_format)
     try:
-        edge_file = load_edge_file(args.config)
+        runtime = EdgeRuntime(config=load_config(args.config))
     except ConfigError as error:
         print(f"fingress edge: {error}", file=sys.stderr)
         return 2
-    return asyncio.run(_serve(EdgeRuntime(edge_file=edge_file)))
+    return asyncio.run(_serve(runtime))
 
 
 async def _serve(runtime: EdgeRuntime) -> int:

@@ -205,7 +205,11 @@ async def test_unfetchable_keys_are_unavailable_not_unauthorized(rsa: RSAKey) ->
 
 def test_config_resolves_paths_and_refuses_a_public_admin_listener(tmp_path: Path) -> None:
     path = tmp_path / "edge.toml"
-    path.write_text('policy_file = "policy.toml"\n[public]\nport = 8443\n')
+    path.write_text(
+        'policy_file = "policy.toml"\n[public]\nport = 8443\n'
+        '[tunnel]\ncert_file = "e.pem"\nkey_file = "e.key"\nclient_ca_file = "ca.pem"\n'
+        'allowed_identities = ["c1"]\n'
+    )
     assert load_config(path).policy_file == tmp_path / "policy.toml"
     path.write_text(
         'policy_file = "p.toml"\n[admin]\nhost = "0.0.0.0"\n[public]\nport = 70000\nsurprise = 1\n'
