@@ -9,6 +9,7 @@ agent's session only.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -44,13 +45,24 @@ from edge.tunnel.messages import Principal, TunnelRequest, TunnelResponse
 _log = structlog.get_logger(__name__)
 _JSON = {"content-type": "application/json"}
 
+# The shared Finesse REST client keeps 16 connections; more sign-ins at once only queue inside httpcore,
+# whose pool scan per request grows with the queue, until the edge's timeout answers 504.
+DEFAULT_SIGN_IN_CONCURRENCY = 16
+
 
 class SessionManager:
     """All agent sessions of one connector process."""
 
-    def __init__(self, *, context: SessionContext) -> None:
+    def __init__(
+        self, *, context: SessionContext, sign_in_concurrency: int = DEFAULT_SIGN_IN_CONCURRENCY
+    ) -> None:
+        """``sign_in_concurrency`` bounds the sign-ins that talk to Finesse at once; the others wait
+        their turn in arrival order (a short, fair queue instead of a long one inside the HTTP pool)."""
+        if sign_in_concurrency < 1:
+            raise ValueError("sign_in_concurrency must be at least 1")
         self._ctx = context
         self._sessions: dict[AgentId, AgentSession] = {}
+        self._sign_in_slots = asyncio.Semaphore(sign_in_concurrency)
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -143,7 +155,8 @@ class SessionManager:
             self._sessions[agent_id] = session
         _log.info("sign_in_requested", agent_id=agent_id, extension=body.extension, mobile=mobile is not None)
         try:
-            return await session.sign_in(command, credentials)
+            async with self._sign_in_slots:
+                return await session.sign_in(command, credentials)
         except BaseException:
             if created and not session.signed_in:
                 self._forget(session)

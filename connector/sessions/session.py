@@ -207,7 +207,7 @@ class AgentSession:
         self._sign_in = command
         self._expected_logout = None
         self.set_status("active")
-        await self._refresh_lists()
+        self._forget_lists()
         if self.events.subscriber_count == 0:
             self._grace.start()
         return reply
@@ -263,20 +263,16 @@ class AgentSession:
         snapshot = self.mirror.snapshot()
         return Reply(200, {"dialogs": snapshot["dialogs"]})
 
-    async def _refresh_lists(self) -> None:
-        """Reason codes and wrap-up reasons are cached per agent and refreshed at every sign-in."""
-        try:
-            not_ready, logout, wrap_up = await asyncio.gather(
-                self.rest.get_reason_codes(self._credentials, ReasonCodeCategory.NOT_READY),
-                self.rest.get_reason_codes(self._credentials, ReasonCodeCategory.LOGOUT),
-                self.rest.get_wrap_up_reasons(self._credentials),
-            )
-        except ApiError as error:
-            # The lists are read again on demand; a failure here must not fail the sign-in.
-            _log.warning("reason_lists_unavailable", agent_id=self.agent_id, code=error.code)
-            return
-        self._reason_codes = {ReasonCodeCategory.NOT_READY: not_ready, ReasonCodeCategory.LOGOUT: logout}
-        self._wrap_up_reasons = wrap_up
+    def _forget_lists(self) -> None:
+        """Reason codes and wrap-up reasons are read on demand and kept for the session; a sign-in
+        forgets them so the next read sees Finesse's current lists.
+
+        They are not fetched eagerly at sign-in: that cost three Finesse GETs per agent (about a third of
+        the connector's CPU in a sign-in storm) for lists most sessions never ask for. They stay per
+        agent, not shared per side, because Finesse answers them per agent: ``forAll=false`` codes belong
+        to the agent's team, and the User read at sign-in does not name every team whose codes apply."""
+        self._reason_codes = {}
+        self._wrap_up_reasons = None
 
     # --- actions -----------------------------------------------------------------------------------------
 
