@@ -1,10 +1,14 @@
 """The connector's configuration: typed, immutable, validated when it is loaded.
 
-A TOML file (``config/connector.toml``) is read once by :func:`load_config`; any problem becomes one
-:class:`~edge.tunnel.errors.ConfigError` naming every bad key path. Unknown keys are errors. The connector
-holds no Finesse secret in its configuration: agent passwords arrive at sign-in (``password`` mode) and
-tokens with each request (``bearer`` mode). The ``tunnel`` table is the tunnel client's
-:class:`~connector.tunnel.config.TunnelClientConfig`.
+A TOML file (``config/connector.toml``) is read once by :func:`load_config`, the one home of the file's
+schema (``fingress connector`` and ``fingress check`` only call it); any problem becomes one
+:class:`~edge.tunnel.errors.ConfigError` naming the file and every bad key path. Unknown keys are errors.
+Relative paths (``tunnel.ca_file``, ``tunnel.cert_file``, ``tunnel.key_file``, ``finesse.*.ca_file``)
+resolve against the file's folder. The connector holds no Finesse secret in its configuration: agent
+passwords arrive at sign-in (``password`` mode) and tokens with each request (``bearer`` mode). The
+``tunnel`` table is the tunnel client's :class:`~connector.tunnel.config.TunnelClientConfig`: a file must
+have it (a connector process without a tunnel serves nobody); a document validated in code
+(:func:`parse_config`: tests, benchmarks) may leave it out.
 """
 
 from __future__ import annotations
@@ -144,12 +148,57 @@ def parse_config(data: dict[str, Any], *, source: str = "connector config") -> C
         ) from error
 
 
+_TUNNEL_REQUIRED = "required table: urls, connector_id, ca_file, cert_file, key_file"
+
+
 def load_config(path: Path) -> ConnectorConfig:
-    """Read and validate a TOML file."""
+    """Read and validate the connector file at ``path``: ``tunnel`` is required (never None in the
+    result) and relative paths resolve against the file's folder. Raises ``ConfigError`` naming the file
+    and every bad key path (an unreadable, non-UTF-8 or non-TOML file is one problem saying so)."""
+    source = str(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise ConfigError(source, [("", f"cannot read: not UTF-8 text (byte {error.start})")]) from error
     except OSError as error:
-        raise ConfigError(str(path), [("", f"cannot read: {error.strerror}")]) from error
+        reason = error.strerror or error.__class__.__name__
+        raise ConfigError(source, [("", f"cannot read: {reason}")]) from error
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(str(path), [("", f"not valid TOML: {error}")]) from error
-    return parse_config(data, source=str(path))
+        raise ConfigError(source, [("", f"not valid TOML: {error}")]) from error
+    problems: list[tuple[str, str]] = []
+    config: ConnectorConfig | None = None
+    try:
+        config = parse_config(data, source=source)
+    except ConfigError as error:
+        problems += error.problems
+    if "tunnel" not in data:
+        problems.append(("tunnel", _TUNNEL_REQUIRED))
+    if problems or config is None:
+        raise ConfigError(source, problems)
+    return _resolve_paths(config, path.parent)
+
+
+def _resolve_paths(config: ConnectorConfig, folder: Path) -> ConnectorConfig:
+    def resolved(value: Path) -> Path:
+        return value if value.is_absolute() else folder / value
+
+    def side(value: FinesseSide) -> FinesseSide:
+        if value.ca_file is None:
+            return value
+        return value.model_copy(update={"ca_file": resolved(value.ca_file)})
+
+    finesse = config.finesse
+    update: dict[str, object] = {
+        "finesse": finesse.model_copy(
+            update={
+                "side_a": side(finesse.side_a),
+                "side_b": side(finesse.side_b) if finesse.side_b is not None else None,
+            }
+        )
+    }
+    tunnel = config.tunnel
+    if tunnel is not None:
+        update["tunnel"] = tunnel.model_copy(
+            update={name: resolved(getattr(tunnel, name)) for name in ("ca_file", "cert_file", "key_file")}
+        )
+    return config.model_copy(update=update)

@@ -5,7 +5,8 @@ The kind comes from ``--kind``, else from the file's top-level tables (``[oauth]
 its name. Every problem is printed as ``FILE: key.path: message``; the exit code is 0 when the file is
 valid, 1 when it is not, 2 when its kind cannot be told. Only the schema is checked: files the configuration
 points to (certificates, the policy) are not opened, so a file can be checked on another machine than the
-one that will run it.
+one that will run it. Each kind's own loader (:mod:`edge.config`, :mod:`connector.config`, :mod:`edge.policy`,
+:mod:`fingress.emulator.config`) reads and explains the file; this command only picks it.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from connector.config import load_config as load_connector_config
 from edge.config import load_config as load_edge_config
 from edge.policy import load_policy
 from edge.tunnel.errors import ConfigError
-from fingress.connector_command import load_connector_file
 from fingress.emulator.config import load_config as load_emulator_config
 
 ConfigKind = Literal["edge", "connector", "policy", "emulator"]
@@ -40,7 +41,7 @@ _MARKERS: tuple[tuple[str, ConfigKind], ...] = (
 
 _LOADERS: dict[ConfigKind, Callable[[Path], object]] = {
     "edge": load_edge_config,
-    "connector": load_connector_file,
+    "connector": load_connector_config,
     "policy": load_policy,
     "emulator": load_emulator_config,
 }

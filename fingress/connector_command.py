@@ -1,8 +1,8 @@
 """``fingress connector --config FILE``: the LAN tier in its own process.
 
 The composition root is :class:`connector.runtime.Connector` (sessions, shared HTTPS client, admin listener,
-tunnel client); this command loads and checks the file (the ``[tunnel]`` table is required here: a
-connector process without a tunnel serves nobody), builds the XMPP notification links and handles signals:
+tunnel client); this command loads the file with :func:`connector.config.load_config` (which requires its
+``[tunnel]`` table), builds the XMPP notification links and handles signals:
 SIGTERM / SIGINT drain (the edges move event streams away, in-flight requests finish, then the sessions
 stop without changing any agent's Finesse state); SIGHUP is logged and ignored: connector settings need a
 restart (its client certificate is read when the process starts).
@@ -15,55 +15,21 @@ import asyncio
 import signal
 import ssl
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from connector.config import ConnectorConfig, parse_config
+from connector.config import ConnectorConfig, load_config
 from connector.runtime import Connector, finesse_ssl_context
 from connector.sessions.xmpp_links import XmppLinkFactory
 from edge.tunnel.errors import ConfigError
 from fingress.logging_setup import LOG_FORMATS, configure_logging
 
-
-def load_connector_file(path: Path) -> ConnectorConfig:
-    """Read and validate a connector file for ``fingress connector``: ``[tunnel]`` is required, and
-    relative file paths (tunnel certificates, Finesse CA files) resolve against the file's folder.
-    Raises ``ConfigError`` naming key paths."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(str(path), [("", f"cannot read: {error.__class__.__name__}")]) from error
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(str(path), [("", f"not valid TOML: {error}")]) from error
-    config = parse_config(data, source=str(path))
-    if config.tunnel is None:
-        raise ConfigError(
-            str(path), [("tunnel", "required table: urls, connector_id, ca_file, cert_file, key_file")]
-        )
-    return _resolve_paths(config, path.parent)
-
-
-def _resolve_paths(config: ConnectorConfig, base: Path) -> ConnectorConfig:
-    def resolved(value: Path | None) -> Path | None:
-        return base / value if value is not None and not value.is_absolute() else value
-
-    update: dict[str, Any] = {}
-    tunnel = config.tunnel
-    if tunnel is not None:
-        update["tunnel"] = tunnel.model_copy(
-            update={name: resolved(getattr(tunnel, name)) for name in ("ca_file", "cert_file", "key_file")}
-        )
-    finesse = config.finesse
-    sides = {
-        name: side.model_copy(update={"ca_file": resolved(side.ca_file)})
-        for name, side in (("side_a", finesse.side_a), ("side_b", finesse.side_b))
-        if side is not None
-    }
-    update["finesse"] = finesse.model_copy(update=sides)
-    return config.model_copy(update=update)
+# Transitional name for callers outside the connector command (fingress/demo/system.py,
+# tests/resilience/support.py): connector.config.load_config now requires [tunnel] and resolves paths.
+# Remove once they call it directly.
+load_connector_file = load_config
 
 
 def build_connector(config: ConnectorConfig) -> Connector:
@@ -98,7 +64,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     configure_logging(args.log_format)
     try:
-        config = load_connector_file(args.config)
+        config = load_config(args.config)
         connector = build_connector(config)
     except ConfigError as error:
         print(f"fingress connector: {error}", file=sys.stderr)
@@ -124,7 +90,7 @@ async def _serve(connector: Connector, config: ConnectorConfig) -> int:
         signal.SIGHUP, lambda: log.warning("reload_not_supported", hint="restart to apply")
     )
     tunnel = config.tunnel
-    assert tunnel is not None  # load_connector_file requires it
+    assert tunnel is not None  # load_config requires it
     print(f"connector {tunnel.connector_id}: dialling {', '.join(tunnel.urls)} (mTLS)", flush=True)
     for name, side in (("A", config.finesse.side_a), ("B", config.finesse.side_b)):
         if side is not None:

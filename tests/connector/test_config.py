@@ -53,6 +53,16 @@ def test_direct_tls_transport_takes_host_and_port() -> None:
     assert parse_config({"finesse": {"side_a": side}}).finesse.side_a.xmpp_transport == "tls"
 
 
+TUNNEL = """
+[tunnel]
+urls = ["wss://edge.example:8444/tunnel"]
+connector_id = "c1"
+ca_file = "certs/ca.pem"
+cert_file = "/etc/fingress/c1.pem"
+key_file = "certs/c1.key"
+"""
+
+
 def test_load_from_toml(tmp_path: Path) -> None:
     path = tmp_path / "connector.toml"
     path.write_text(
@@ -66,7 +76,8 @@ xmpp_domain = "a.example"
 [sessions]
 disconnect_grace_s = 45
 grace_policy = { action = "logout", reason_code_id = "11" }
-""",
+"""
+        + TUNNEL,
         encoding="utf-8",
     )
     config = load_config(path)
@@ -77,3 +88,70 @@ grace_policy = { action = "logout", reason_code_id = "11" }
         load_config(path)
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "missing.toml")
+
+
+def _side_toml(name: str, ca_file: str | None) -> str:
+    lines = [f"[finesse.{name}]"] + [f'{key} = "{value}"' for key, value in SIDE_A.items()]
+    if ca_file is not None:
+        lines.append(f'ca_file = "{ca_file}"')
+    return "\n".join(lines) + "\n"
+
+
+def test_relative_paths_resolve_against_the_files_folder(tmp_path: Path) -> None:
+    path = tmp_path / "connector.toml"
+    path.write_text(_side_toml("side_a", "finesse-ca.pem") + _side_toml("side_b", "/abs/b.pem") + TUNNEL)
+    config = load_config(path)
+    assert config.finesse.side_a.ca_file == tmp_path / "finesse-ca.pem"
+    side_b = config.finesse.side_b
+    assert side_b is not None
+    assert side_b.ca_file == Path("/abs/b.pem")
+    tunnel = config.tunnel
+    assert tunnel is not None
+    assert tunnel.ca_file == tmp_path / "certs" / "ca.pem"
+    assert tunnel.cert_file == Path("/etc/fingress/c1.pem")
+    assert tunnel.key_file == tmp_path / "certs" / "c1.key"
+    path.write_text(_side_toml("side_a", None) + TUNNEL)
+    assert load_config(path).finesse.side_a.ca_file is None
+
+
+def _problems(path: Path) -> list[tuple[str, str]]:
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert raised.value.source == str(path)
+    return raised.value.problems
+
+
+def test_a_file_needs_its_tunnel_table_reported_with_the_other_problems(tmp_path: Path) -> None:
+    path = tmp_path / "connector.toml"
+    path.write_text("[sessions]\ndisconnect_grace_s = -1\n")
+    keys = [key for key, _ in _problems(path)]
+    assert keys == ["finesse", "sessions.disconnect_grace_s", "tunnel"]
+    path.write_text(_side_toml("side_a", None))
+    assert _problems(path) == [("tunnel", "required table: urls, connector_id, ca_file, cert_file, key_file")]
+
+
+def test_tunnel_problems_name_their_key_path(tmp_path: Path) -> None:
+    path = tmp_path / "connector.toml"
+    path.write_text(_side_toml("side_a", None) + TUNNEL.replace('connector_id = "c1"\n', ""))
+    assert [key for key, _ in _problems(path)] == ["tunnel.connector_id"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'[finesse]\nauth_mode = "\xe9"\n', "cannot read: not UTF-8 text (byte 23)"),
+        (b"\xff", "cannot read: not UTF-8 text (byte 0)"),
+        (b"[finesse", "not valid TOML"),
+    ],
+)
+def test_unreadable_content_is_one_clear_problem(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "connector.toml"
+    path.write_bytes(content)
+    [(key, text)] = _problems(path)
+    assert key == ""
+    assert text.startswith(message)
+
+
+def test_a_missing_file_or_a_folder_is_a_clear_problem(tmp_path: Path) -> None:
+    assert _problems(tmp_path / "missing.toml") == [("", "cannot read: No such file or directory")]
+    assert _problems(tmp_path) == [("", "cannot read: Is a directory")]
