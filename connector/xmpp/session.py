@@ -65,6 +65,7 @@ class Phase(enum.Enum):
 class _PendingIq:
     deadline: float
     sent_at: float
+    to: str
     keepalive: bool = False
 
 
@@ -192,8 +193,11 @@ class ClientSession:
             and self._next_ping_at is not None
             and now >= self._next_ping_at
         ):
-            self._keepalive_id = self._send_iq("get", stanzas.ping_request(), now, to=self._account.domain)
-            self._pending[self._keepalive_id] = _PendingIq(now + self._options.ping_timeout_s, now, True)
+            domain = self._account.domain
+            self._keepalive_id = self._send_iq("get", stanzas.ping_request(), now, to=domain)
+            self._pending[self._keepalive_id] = _PendingIq(
+                now + self._options.ping_timeout_s, now, domain, keepalive=True
+            )
 
     def connection_lost(self, now: float, *, failure: SessionFailed | None = None) -> None:
         """The transport ended: EOF, or an error the transport describes as ``failure``."""
@@ -228,7 +232,7 @@ class ClientSession:
         if iq_type not in ("get", "set"):
             raise ValueError("requests are iq get or set")
         iq_id = self._send_iq(iq_type, payload, now, to=to)
-        self._pending[iq_id] = _PendingIq(now + self._options.iq_timeout_s, now)
+        self._pending[iq_id] = _PendingIq(now + self._options.iq_timeout_s, now, to)
         return iq_id
 
     def close(self, now: float) -> None:
@@ -432,9 +436,10 @@ class ClientSession:
             return
         if iq_type not in ("result", "error"):
             return
-        pending = self._pending.pop(iq_id, None)
-        if pending is None:
-            return  # late answer to a request that timed out, or not ours
+        pending = self._pending.get(iq_id)
+        if pending is None or not self._answers(pending, element.get("from", "")):
+            return  # late answer to a request that timed out, or not ours (RFC 6120 §8.1.2.1)
+        del self._pending[iq_id]
         if pending.keepalive:
             self._keepalive_id = None
             self._next_ping_at = pending.sent_at + self._options.ping_interval_s
@@ -444,6 +449,13 @@ class ClientSession:
         else:
             condition, text = stanzas.iq_error(element)
             self._events.append(IqError(iq_id, condition, text))
+
+    def _answers(self, pending: _PendingIq, sender: str) -> bool:
+        """Whether ``sender`` may answer a request sent to ``pending.to``: that entity itself, or our
+        server or account when the request went to either of them (which may answer without a 'from')."""
+        own = {"", self._account.domain.lower(), self._account.bare_jid.lower(), self._jid.lower()}
+        addressee = pending.to.lower()
+        return sender.lower() == addressee or (addressee in own and sender.lower() in own)
 
     def _answer_request(self, element: Element, iq_type: str, iq_id: str) -> None:
         to = element.get("from")

@@ -247,15 +247,29 @@ def test_subscribe_and_unsubscribe_are_correlated_by_id() -> None:
         f'<unsubscribe node="/finesse/api/Team/5005/Users" jid="{t.USERNAME}@{t.DOMAIN}"/></pubsub></iq>',
     ]
     session.receive_data(
-        f"<iq type='error' id='{second}'><error type='cancel'>"
+        f"<iq type='error' id='{second}' from='pubsub.{t.DOMAIN}'><error type='cancel'>"
         "<item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"
         "<text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>no such node</text></error></iq>"
-        f"<iq type='result' id='{first}'/><iq type='result' id='unknown'/>".encode(),
+        f"<iq type='result' id='{first}' from='pubsub.{t.DOMAIN}'/>"
+        f"<iq type='result' id='unknown' from='pubsub.{t.DOMAIN}'/>".encode(),
         2.5,
     )
     error, result = session.events_received()
     assert error == IqError(second, "item-not-found", "no such node")
     assert result == IqResult(first)
+
+
+def test_an_answer_from_another_entity_is_not_taken_for_the_answer() -> None:
+    session = established()
+    iq_id = session.subscribe("/finesse/api/Team/1/Users", 2.0)
+    session.receive_data(f"<iq type='result' id='{iq_id}' from='mallory@{t.DOMAIN}/x'/>".encode(), 2.1)
+    session.receive_data(f"<iq type='result' id='{iq_id}'/>".encode(), 2.1)  # not the pubsub service either
+    assert session.events_received() == []
+    session.receive_data(f"<iq type='result' id='{iq_id}' from='PUBSUB.{t.DOMAIN}'/>".encode(), 2.2)
+    assert session.events_received() == [IqResult(iq_id)]
+    ping_id = session.ping(3.0)
+    session.receive_data(f"<iq type='result' id='{ping_id}'/>".encode(), 3.1)  # our server may omit 'from'
+    assert session.events_received() == [IqResult(ping_id)]
 
 
 def test_unanswered_request_times_out_without_ending_the_session() -> None:
