@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from defusedxml import ElementTree
 from hypothesis import given
 from hypothesis import strategies as st
@@ -25,8 +23,9 @@ from connector.finesse.models import (
 )
 from connector.finesse.parse import parse_update
 from connector.sessions.mirror import AgentMirror, dialog_id_from_source
+from tests.support.captures import CAPTURES_DIR
 
-CAPTURES = Path("/work/shared/finesse-captures")
+CAPTURES = CAPTURES_DIR
 USER_NODE = "/finesse/api/User/6021"
 
 

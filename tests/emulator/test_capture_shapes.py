@@ -5,7 +5,6 @@ REST (real uvicorn over TLS, real httpx)."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import defusedxml.ElementTree as SafeET
 import httpx
@@ -14,8 +13,9 @@ import pytest
 from fingress.emulator.config import EmulatorConfig
 from fingress.emulator.server import EmulatorServer
 from tests.emulator.support import RecordingSession, fast_config
+from tests.support.captures import CAPTURES_DIR
 
-CAPTURES = Path(__file__).resolve().parent / "captures"
+CAPTURES = CAPTURES_DIR
 
 Shape = tuple[str, tuple["Shape", ...]]
 

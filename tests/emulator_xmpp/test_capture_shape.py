@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from xml.etree.ElementTree import Element
 
@@ -13,8 +12,9 @@ from connector.xmpp.xmlstream import StanzaReceived
 from fingress.emulator.hub import Hub
 from tests.emulator_xmpp.fakes import RecordingCluster
 from tests.emulator_xmpp.harness import StreamHarness
+from tests.support.captures import CAPTURES_DIR
 
-CAPTURES = Path(os.environ.get("FINGRESS_FINESSE_CAPTURES", "/work/shared/finesse-captures"))
+CAPTURES = CAPTURES_DIR
 CAPTURE_FILES = sorted(CAPTURES.glob("*.xml"))
 
 

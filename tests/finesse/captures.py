@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from defusedxml import ElementTree
 
-CAPTURES = Path(os.environ.get("FINGRESS_FINESSE_CAPTURES", "/work/shared/finesse-captures"))
+from tests.support.captures import CAPTURES_DIR
+
+CAPTURES = CAPTURES_DIR
 
 
 def capture_names() -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -19,8 +18,9 @@ from connector.xmpp.xmlstream import (
     serialize,
 )
 from edge.tunnel.errors import ProtocolError
+from tests.support.captures import CAPTURES_DIR
 
-CAPTURES = Path(__file__).resolve().parents[3] / "shared" / "finesse-captures"
+CAPTURES = CAPTURES_DIR
 HEADER = (
     b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
     b"xmlns:stream='http://etherx.jabber.org/streams' from='finesse' id='s1' version='1.0'>"
