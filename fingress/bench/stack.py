@@ -33,6 +33,7 @@ from fingress.demo.files import (
     CONNECTOR_ID,
     SCOPE,
     DemoFiles,
+    RateLimitPolicy,
     issuer_url,
     write_demo_files,
 )
@@ -40,15 +41,8 @@ from fingress.demo.ports import HOST, DemoPorts, PortInUse
 from fingress.devidp import DevIdentityProvider, DevIdpSettings, create_app
 from fingress.pki import ensure_dev_pki, write_atomically
 
-# Every simulated agent comes from 127.0.0.1: the per-address limit would otherwise stop the run, and
-# fixed windows keep no per-hit state (moving windows would store every hit of the run).
-_BENCH_RATE_LIMITS = """
-[rate_limits]
-strategy = "fixed-window"
-per_ip = "1000000/second"
-per_agent = "1000/second"
-sign_in = "1000/second"
-"""
+# Every simulated agent comes from 127.0.0.1: the per-address limit would otherwise stop the run.
+_BENCH_RATE_LIMITS = RateLimitPolicy(per_ip="1000000/second", per_agent="1000/second", sign_in="1000/second")
 
 
 def resident_kib(pid: int) -> int | None:
@@ -145,8 +139,8 @@ class SpawnedStack:
             pki=pki,
             emulator=emulator_config,
             disconnect_grace_s=self.options.disconnect_grace_s,
+            rate_limits=_BENCH_RATE_LIMITS,
         )
-        write_atomically(files.policy, files.policy.read_bytes() + _BENCH_RATE_LIMITS.encode(), mode=0o644)
         self._files = files
         self._provider = DevIdentityProvider.create_or_open(
             self.data_dir,

@@ -35,10 +35,39 @@ def issuer_url(ports: DemoPorts) -> str:
     return f"https://{HOST}:{ports.idp}"
 
 
+@dataclass(frozen=True)
+class RateLimitPolicy:
+    """The ``[rate_limits]`` section of the demo's policy (limits in the ``limits`` notation, "10/second").
+
+    Benchmarks and tests run every simulated agent from 127.0.0.1, which the default per-address limit
+    would throttle; fixed windows keep no per-hit state (moving windows store every hit)."""
+
+    per_ip: str
+    per_agent: str
+    sign_in: str
+    strategy: str = "fixed-window"
+
+    def toml(self) -> str:
+        return (
+            "\n[rate_limits]\n"
+            f"strategy = {_s(self.strategy)}\n"
+            f"per_ip = {_s(self.per_ip)}\n"
+            f"per_agent = {_s(self.per_agent)}\n"
+            f"sign_in = {_s(self.sign_in)}\n"
+        )
+
+
 def write_demo_files(
-    data_dir: Path, *, ports: DemoPorts, pki: DevPki, emulator: EmulatorConfig, disconnect_grace_s: float
+    data_dir: Path,
+    *,
+    ports: DemoPorts,
+    pki: DevPki,
+    emulator: EmulatorConfig,
+    disconnect_grace_s: float,
+    rate_limits: RateLimitPolicy | None = None,
 ) -> DemoFiles:
-    """Write ``edge.toml``, ``policy.toml`` and ``connector.toml`` for this run (replacing older ones)."""
+    """Write ``edge.toml``, ``policy.toml`` and ``connector.toml`` for this run (replacing older ones);
+    ``rate_limits`` replaces the policy's default limits."""
     files = DemoFiles(
         edge=data_dir / "edge.toml", policy=data_dir / "policy.toml", connector=data_dir / "connector.toml"
     )
@@ -57,6 +86,8 @@ jwks_min_refetch_interval_s = 1.0
 cert_file = {_s(pki.server_cert_file)}
 key_file = {_s(pki.server_key_file)}
 """
+    if rate_limits is not None:
+        policy += rate_limits.toml()
     edge = f"""# Written by `fingress demo` for this run; see config/edge.toml for every key.
 policy_file = {_s(files.policy.name)}
 

@@ -21,7 +21,16 @@ from connector.config import ConnectorConfig
 from connector.runtime import Connector
 from edge.tls import ReloadableServerContext
 from fingress.connector_command import build_connector, load_connector_file
-from fingress.demo.files import AGENT_CLAIM, AUDIENCE, CONNECTOR_ID, SCOPE, issuer_url, write_demo_files
+from fingress.demo.files import (
+    AGENT_CLAIM,
+    AUDIENCE,
+    CONNECTOR_ID,
+    SCOPE,
+    DemoFiles,
+    RateLimitPolicy,
+    issuer_url,
+    write_demo_files,
+)
 from fingress.demo.ports import DEFAULT_BASE_PORT, HOST, DemoPorts
 from fingress.devidp import DevIdentityProvider, DevIdpSettings, create_app
 from fingress.edge_command import EdgeFile, EdgeRuntime, load_edge_file
@@ -46,6 +55,10 @@ class DemoOptions:
     ring_timeout_s: float = 120.0
     # How long start() waits for the connector's tunnel to come up.
     tunnel_timeout_s: float = 10.0
+    # The emulator's configuration used as given (ring_timeout_s is then not applied); None: the sample one.
+    emulator_config: EmulatorConfig | None = None
+    # Replaces the policy's default rate limits (tests and benchmarks send everything from 127.0.0.1).
+    rate_limits: RateLimitPolicy | None = None
 
 
 def demo_extension(agent_id: str, config: EmulatorConfig) -> str:
@@ -55,6 +68,12 @@ def demo_extension(agent_id: str, config: EmulatorConfig) -> str:
         if any(device.device_id.endswith(agent_id) for device in extension.devices):
             return extension.number
     return "2" + agent_id[-3:]
+
+
+def _sample_emulator_config(ring_timeout_s: float) -> EmulatorConfig:
+    base = load_emulator_config()
+    timing = base.timing.model_copy(update={"ring_timeout_s": ring_timeout_s})
+    return base.model_copy(update={"timing": timing})
 
 
 class _ServedApp:
@@ -108,6 +127,7 @@ class DemoSystem:
         self._stack = AsyncExitStack()
         self._pki: DevPki | None = None
         self._emulator_config: EmulatorConfig | None = None
+        self._files: DemoFiles | None = None
         self.emulator: EmulatorServer | None = None
         self.edge: EdgeRuntime | None = None
         self.connector: Connector | None = None
@@ -120,16 +140,14 @@ class DemoSystem:
         self.ports.check_free()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         pki = ensure_dev_pki(self.data_dir / "pki", connector_id=CONNECTOR_ID)
-        base = load_emulator_config()
-        emulator_config = base.model_copy(
-            update={"timing": base.timing.model_copy(update={"ring_timeout_s": self.options.ring_timeout_s})}
-        )
+        emulator_config = self.options.emulator_config or _sample_emulator_config(self.options.ring_timeout_s)
         files = write_demo_files(
             self.data_dir,
             ports=self.ports,
             pki=pki,
             emulator=emulator_config,
             disconnect_grace_s=self.options.disconnect_grace_s,
+            rate_limits=self.options.rate_limits,
         )
         edge_file = load_edge_file(files.edge)
         connector_config = load_connector_file(files.connector)
@@ -139,7 +157,7 @@ class DemoSystem:
                 issuer=issuer_url(self.ports), audience=AUDIENCE, agent_claim=AGENT_CLAIM, scopes=(SCOPE,)
             ),
         )
-        self._pki, self._emulator_config = pki, emulator_config
+        self._pki, self._emulator_config, self._files = pki, emulator_config, files
         try:
             await self._start_all(pki, emulator_config, provider, edge_file, connector_config)
         except BaseException:
@@ -187,6 +205,50 @@ class DemoSystem:
         self.connector = await self._stack.enter_async_context(connector)
         async with asyncio.timeout(self.options.tunnel_timeout_s):
             await edge.relay.wait_for_connections()
+
+    async def restart_connector(self) -> None:
+        """Stop the connector (its sessions end, Finesse states untouched) and start a new one from the same
+        file; returns once its tunnel is up again."""
+        files = self._started_files()
+        if self.connector is not None:
+            await self.connector.close()
+            self.connector = None
+        connector = build_connector(load_connector_file(files.connector))
+        self.connector = await self._stack.enter_async_context(connector)
+        await self._wait_for_tunnel()
+
+    async def stop_edge(self) -> None:
+        """Stop the edge (open requests drain; apps and the connector see it gone). Idempotent."""
+        self._started_files()
+        if self.edge is not None:
+            await self.edge.stop()
+            self.edge = None
+
+    async def start_edge(self) -> None:
+        """Start a new edge from the same files on the same ports; returns once the connector is back."""
+        files = self._started_files()
+        if self.edge is not None:
+            raise RuntimeError("the edge is running: stop_edge() first")
+        edge = EdgeRuntime(edge_file=load_edge_file(files.edge))
+        self._stack.push_async_callback(edge.stop)
+        await edge.start()
+        self.edge = edge
+        await self._wait_for_tunnel()
+
+    async def restart_edge(self) -> None:
+        """:meth:`stop_edge` then :meth:`start_edge`."""
+        await self.stop_edge()
+        await self.start_edge()
+
+    async def _wait_for_tunnel(self) -> None:
+        if self.edge is not None and self.connector is not None:
+            async with asyncio.timeout(self.options.tunnel_timeout_s):
+                await self.edge.relay.wait_for_connections()
+
+    def _started_files(self) -> DemoFiles:
+        if self._files is None:
+            raise RuntimeError("the demo is not started")
+        return self._files
 
     async def stop(self) -> None:
         await self._stack.aclose()
