@@ -421,6 +421,8 @@ class ClientSession:
             self._iq(element, now)
         elif ns.is_stanza(element.tag, "message"):
             service = element.get("from", "")
+            if service.lower() != self.pubsub_service.lower():
+                return  # events come from the pubsub service only: another user cannot forge an Update
             for node, item_id, text in stanzas.pubsub_items(element):
                 self._events.append(PubsubItemReceived(node, item_id, text, service))
         elif ns.is_stanza(element.tag, "presence"):

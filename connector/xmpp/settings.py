@@ -59,7 +59,8 @@ class SessionOptions:
     max_depth: int = DEFAULT_MAX_DEPTH
     # Finesse offers PLAIN; SCRAM-SHA-1 is used when a server offers only that.
     sasl_mechanisms: tuple[str, ...] = ("PLAIN", "SCRAM-SHA-1")
-    # The XEP-0060 service; empty means ``pubsub.<domain>`` as Finesse has it.
+    # The XEP-0060 service; empty means ``pubsub.<domain>`` as Finesse has it. Pubsub events from any
+    # other sender are ignored.
     pubsub_service: str = ""
 
     def __post_init__(self) -> None:

@@ -24,7 +24,7 @@ PING_ID = re.compile(r"<iq[^>]* id=\"(fx\d+)\"[^>]*><ping ")
 # A notification far larger than one TLS record or read (but within the default stanza limit).
 BIG_TEXT = "<Update>" + "&<>x" * 12_000 + "</Update>"  # ~170 KB once escaped
 BIG_ITEM = (
-    "<message xmlns='jabber:client' from='pubsub.finesse-a.example'>"
+    f"<message xmlns='jabber:client' from='pubsub.{t.DOMAIN}'>"
     "<event xmlns='http://jabber.org/protocol/pubsub#event'><items node='/big'><item id='big'>"
     "<notification xmlns='urn:xmpp:push:0'>"
     + BIG_TEXT.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

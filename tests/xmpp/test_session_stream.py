@@ -145,7 +145,7 @@ def test_notification_namespace_is_matched_loosely(namespace: str) -> None:
     session = established()
     session.receive_data(
         (
-            "<message from='pubsub.finesse-a.example'>"
+            f"<message from='pubsub.{t.DOMAIN}'>"
             "<event xmlns='http://jabber.org/protocol/pubsub#event'><items node='/finesse/api/SystemInfo'>"
             f"<item id='i1'><notification xmlns='{namespace}'>&lt;Update/&gt;</notification></item>"
             "<item id='i2'><notification xmlns='{namespace}'>second</notification></item>"
@@ -154,9 +154,35 @@ def test_notification_namespace_is_matched_loosely(namespace: str) -> None:
         2.0,
     )
     assert session.events_received() == [
-        PubsubItemReceived("/finesse/api/SystemInfo", "i1", "<Update/>", "pubsub.finesse-a.example"),
-        PubsubItemReceived("/finesse/api/SystemInfo", "i2", "second", "pubsub.finesse-a.example"),
+        PubsubItemReceived("/finesse/api/SystemInfo", "i1", "<Update/>", f"pubsub.{t.DOMAIN}"),
+        PubsubItemReceived("/finesse/api/SystemInfo", "i2", "second", f"pubsub.{t.DOMAIN}"),
     ]
+
+
+def test_pubsub_events_from_anyone_but_the_pubsub_service_are_ignored() -> None:
+    session = established()
+    forged = t.capture_stanza("logout.xml").replace(
+        'from="pubsub.c01-finesse-b.devlab.zoomint.com"', f'from="6022@{t.DOMAIN}/evil"'
+    )
+    assert forged != t.capture_stanza("logout.xml")
+    session.receive_data(forged.encode(), 2.0)
+    session.receive_data(forged.replace(f' from="6022@{t.DOMAIN}/evil"', "").encode(), 2.0)
+    assert session.events_received() == []
+    session.receive_data(t.capture_stanza("logout.xml").encode(), 2.0)
+    assert [type(event) for event in session.events_received()] == [PubsubItemReceived]
+
+
+def test_the_pubsub_service_is_configurable() -> None:
+    session = t.stream_session(opts=SessionOptions(pubsub_service="notifications.example"))
+    t.log_in(session)
+    session.events_received()
+    message = t.capture_stanza("ready.xml")
+    session.receive_data(message.encode(), 2.0)
+    assert session.events_received() == []
+    session.receive_data(message.replace(f"pubsub.{t.DOMAIN}", "notifications.example").encode(), 2.0)
+    [event] = session.events_received()
+    assert isinstance(event, PubsubItemReceived)
+    assert event.service == "notifications.example"
 
 
 def test_messages_without_pubsub_items_are_ignored() -> None:
@@ -182,14 +208,14 @@ def test_presence_is_reported_with_its_type() -> None:
 def test_server_ping_is_answered_and_other_requests_refused() -> None:
     session = established()
     session.receive_data(
-        b"<iq type='get' id='p1' from='finesse-a.example'><ping xmlns='urn:xmpp:ping'/></iq>"
-        b"<iq type='get' id='v1' from='finesse-a.example'><query xmlns='jabber:iq:version'/></iq>",
+        f"<iq type='get' id='p1' from='{t.DOMAIN}'><ping xmlns='urn:xmpp:ping'/></iq>"
+        f"<iq type='get' id='v1' from='{t.DOMAIN}'><query xmlns='jabber:iq:version'/></iq>".encode(),
         2.0,
     )
     pong, refusal = session.data_to_send()
-    assert pong == '<iq type="result" id="p1" to="finesse-a.example"/>'
+    assert pong == f'<iq type="result" id="p1" to="{t.DOMAIN}"/>'
     assert refusal == (
-        '<iq type="error" id="v1" to="finesse-a.example"><error type="cancel">'
+        f'<iq type="error" id="v1" to="{t.DOMAIN}"><error type="cancel">'
         '<service-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>'
     )
     assert session.events_received() == []

@@ -17,7 +17,7 @@ from connector.xmpp.session import ClientSession
 from connector.xmpp.settings import SessionOptions, XmppAccount
 
 CAPTURES = Path("/work/shared/finesse-captures")
-DOMAIN = "finesse-a.example"
+DOMAIN = "c01-finesse-b.devlab.zoomint.com"  # the domain of the Finesse captures
 USERNAME = "6021"
 PASSWORD = "s3cret-Pässword"
 RESOURCE = "fingress-test"
