@@ -23,7 +23,7 @@ from .accounts import Accounts, CredentialCheck
 from .commands import Actor, DialogRequest, UserUpdate
 from .cti import DIALOG_ACTIONS, CallData, Cti
 from .directory import Directory
-from .hub import SIDES, Hub, Side
+from .hub import SIDES, Hub, Side, finesse_user_jid
 from .model import MobileAgent, MobileMode
 from .notifier import Notifier
 from .timers import Scheduler, TimerHandle
@@ -45,6 +45,7 @@ class Cluster:
         self._hub = hub
         self._scheduler = scheduler
         self._in_service: dict[Side, bool] = dict.fromkeys(SIDES, True)
+        self._webapp_up: dict[Side, bool] = dict.fromkeys(SIDES, True)
         self._presence: dict[Side, dict[str, bool]] = {side: {} for side in SIDES}
         self._presence_timers: dict[Side, dict[str, TimerHandle]] = {side: {} for side in SIDES}
         self.accounts = Accounts(
@@ -81,6 +82,7 @@ class Cluster:
         )
         for side in SIDES:
             self.set_in_service(side, True)
+            self.set_webapp_up(side, True)
 
     # ------------------------------------------------------------------------------ ClusterPort
 
@@ -89,6 +91,9 @@ class Cluster:
 
     def in_service(self, side: Side) -> bool:
         return self._in_service[side]
+
+    def webapp_up(self, side: Side) -> bool:
+        return self._webapp_up[side]
 
     def xmpp_domain(self, side: Side) -> str:
         return self._side_settings(side).xmpp_domain
@@ -145,6 +150,15 @@ class Cluster:
                 agent.mobile_agent = None
                 agent.nailed_connected = False
                 self.notifier.user_changed(agent, "")
+
+    def set_webapp_up(self, side: Side, up: bool) -> None:
+        """The Finesse webapp on ``side`` goes down or comes back. Finesse signals it only by the
+        ``finesse`` user's presence (see :mod:`.xmpp.session` for the stanza); REST, SystemInfo and the
+        CTI state are untouched, so a client must watch that presence to notice."""
+        if self._webapp_up[side] == up:
+            return
+        self._webapp_up[side] = up
+        self._hub.broadcast_presence(side, finesse_user_jid(self.xmpp_domain(side)), up)
 
     def system_info_document(self, side: Side) -> str:
         return render.serialize(self._system_info_element(side))

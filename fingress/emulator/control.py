@@ -10,6 +10,8 @@ Unauthenticated by design: the emulator is a development tool and listens on loo
 ``POST /emulator/calls/{dialog_id}/answer``       the alerting agent answers on the phone
 ``POST /emulator/calls/{dialog_id}/hangup``       the outside party hangs up
 ``POST /emulator/sides/{A|B}/down`` / ``/up``     take a side out of service / back
+``POST /emulator/sides/{A|B}/webapp/down``        the side's Finesse webapp goes down / ``…/up`` comes
+                                                  back: the ``finesse`` user's presence, nothing else
 ``GET /emulator/agents``                          every agent with state, reason, pending state …
 ``GET /emulator/dialogs``                         every dialog with participants
 ``GET /emulator/presence``                        each side's view of agent presence
@@ -69,6 +71,7 @@ class ControlApi:
             Route("/emulator/calls/{dialog_id}/answer", wrap(self.answer), methods=["POST"]),
             Route("/emulator/calls/{dialog_id}/hangup", wrap(self.hangup), methods=["POST"]),
             Route("/emulator/sides/{side}/{direction}", wrap(self.side), methods=["POST"]),
+            Route("/emulator/sides/{side}/webapp/{direction}", wrap(self.webapp), methods=["POST"]),
             Route("/emulator/agents", wrap(self.agents), methods=["GET"]),
             Route("/emulator/agents/{agent_id}/nailed/hangup", wrap(self.nailed_hangup), methods=["POST"]),
             Route("/emulator/agents/{agent_id}/unlock", wrap(self.unlock), methods=["POST"]),
@@ -135,6 +138,14 @@ class ControlApi:
             raise NotFound("not_found", "use /emulator/sides/{A|B}/{up|down}")
         self._cluster.set_in_service(sides[name], direction == "up")
         return JSONResponse({"side": name, "in_service": direction == "up"})
+
+    async def webapp(self, request: Request) -> Response:
+        name, direction = request.path_params["side"], request.path_params["direction"]
+        sides: dict[str, Side] = {side: side for side in SIDES}
+        if name not in sides or direction not in ("up", "down"):
+            raise NotFound("not_found", "use /emulator/sides/{A|B}/webapp/{up|down}")
+        self._cluster.set_webapp_up(sides[name], direction == "up")
+        return JSONResponse({"side": name, "webapp_up": direction == "up"})
 
     def _agent(self, request: Request) -> Agent:
         agent = self._cluster.cti.agents.get(request.path_params["agent_id"])

@@ -8,10 +8,18 @@ credentials back through :class:`ClusterPort`. Neither side knows how the other 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 Side = Literal["A", "B"]
 SIDES: tuple[Side, Side] = ("A", "B")
+# Finesse's own resource name for the ``finesse`` user is not publicly documented: an emulator choice.
+FINESSE_USER_RESOURCE = "finesse"
+
+
+def finesse_user_jid(xmpp_domain: str) -> str:
+    """The full JID whose presence signals that the Finesse webapp of the side serving ``xmpp_domain``
+    is up (available) or down (unavailable)."""
+    return f"finesse@{xmpp_domain}/{FINESSE_USER_RESOURCE}"
 
 
 class XmppSession(Protocol):
@@ -22,6 +30,16 @@ class XmppSession(Protocol):
 
     def close(self, condition: str) -> None:
         """End the session with stream error ``condition`` (``system-shutdown`` when a side goes down)."""
+
+
+@runtime_checkable
+class PresenceReceiver(Protocol):
+    """A session that can also be told about another entity's presence (the ``finesse`` user's).
+    Sessions that cannot (test stand-ins of the notification wire) are simply skipped."""
+
+    def receive_presence(self, from_jid: str, available: bool) -> None:
+        """Send ``<presence from=from_jid/>`` (``type="unavailable"`` when not ``available``), if the
+        session has announced its own presence."""
 
 
 class ClusterPort(Protocol):
@@ -38,6 +56,9 @@ class ClusterPort(Protocol):
 
     def presence_changed(self, side: Side, agent_id: str, available: bool) -> None:
         """The agent's presence on ``side`` changed: all of its sessions there considered together."""
+
+    def webapp_up(self, side: Side) -> bool:
+        """Whether the Finesse webapp on ``side`` is up, i.e. the ``finesse`` user is available there."""
 
 
 class Hub:
@@ -78,6 +99,14 @@ class Hub:
             if session_side == side:
                 for session in tuple(sessions):
                     session.deliver(node, item_id, notification_xml)
+
+    def broadcast_presence(self, side: Side, from_jid: str, available: bool) -> None:
+        """Tell every session bound on ``side`` that ``from_jid`` became available or unavailable."""
+        for (session_side, _agent), sessions in tuple(self._sessions.items()):
+            if session_side == side:
+                for session in tuple(sessions):
+                    if isinstance(session, PresenceReceiver):
+                        session.receive_presence(from_jid, available)
 
     def drop_side(self, side: Side, condition: str = "system-shutdown") -> None:
         """Close every session bound on ``side`` (the side went out of service)."""

@@ -20,6 +20,13 @@ from tests.support.timing import seconds
 NOTIFICATION = "{urn:xmpp:push:0}notification"
 
 
+def assert_finesse_presence(element: Element, *, domain: str, available: bool = True) -> None:
+    """``element`` is the ``finesse`` user's presence on ``domain`` (the webapp up or down)."""
+    assert element.tag == "{jabber:client}presence", element.tag
+    assert element.get("from") == f"finesse@{domain}/finesse"
+    assert element.get("type") == (None if available else "unavailable")
+
+
 class TlsStreamClient:
     """An RFC 6120 client over direct TLS that reads only when asked to."""
 
@@ -74,8 +81,16 @@ class TlsStreamClient:
         return condition
 
     async def login(
-        self, agent_id: str = "6021", resource: str = "raw", *, password: str = "", domain: str = DOMAINS["A"]
+        self,
+        agent_id: str = "6021",
+        resource: str = "raw",
+        *,
+        password: str = "",
+        domain: str = DOMAINS["A"],
+        webapp_up: bool = True,
     ) -> None:
+        """Sign in and send initial presence; with ``webapp_up``, also read the ``finesse`` user's
+        available presence that follows it."""
         await self.send(script.stream_header(domain))
         await self.next_stanza()  # features
         await self.send(script.auth(agent_id, password or f"secret-{agent_id}"))
@@ -85,6 +100,8 @@ class TlsStreamClient:
         await self.send(script.bind(resource))
         assert (await self.next_stanza()).get("type") == "result"
         await self.send(script.presence())
+        if webapp_up:
+            assert_finesse_presence(await self.next_stanza(), domain=domain)
 
     def abort(self) -> None:
         self.writer.transport.abort()
@@ -132,8 +149,16 @@ class WebSocketClient:
         raise AssertionError("the WebSocket closed without <close/>")
 
     async def login(
-        self, agent_id: str = "6021", resource: str = "ws", *, password: str = "", domain: str = DOMAINS["A"]
+        self,
+        agent_id: str = "6021",
+        resource: str = "ws",
+        *,
+        password: str = "",
+        domain: str = DOMAINS["A"],
+        webapp_up: bool = True,
     ) -> None:
+        """Sign in and send initial presence; with ``webapp_up``, also read the ``finesse`` user's
+        available presence that follows it."""
         await self.send(script.ws_open(domain))
         await self.next_element()  # <open/>
         await self.next_element()  # features
@@ -149,6 +174,10 @@ class WebSocketClient:
         assert bound is not None
         assert bound.get("type") == "result"
         await self.send(script.presence(xmlns=script.WS_XMLNS))
+        if webapp_up:
+            presence = await self.next_element()
+            assert presence is not None
+            assert_finesse_presence(presence, domain=domain)
 
     async def close(self) -> None:
         async with asyncio.timeout(seconds(5)):

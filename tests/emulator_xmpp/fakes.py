@@ -19,6 +19,7 @@ class RecordingCluster:
         default_factory=lambda: {agent: f"secret-{agent}" for agent in ("6021", "6022", "6023")}
     )
     service: dict[Side, bool] = field(default_factory=lambda: {"A": True, "B": True})
+    webapp: dict[Side, bool] = field(default_factory=lambda: {"A": True, "B": True})
     presence: list[tuple[Side, str, bool]] = field(default_factory=list)
     auth_attempts: list[tuple[Side, str]] = field(default_factory=list)
 
@@ -28,6 +29,9 @@ class RecordingCluster:
 
     def in_service(self, side: Side) -> bool:
         return self.service[side]
+
+    def webapp_up(self, side: Side) -> bool:
+        return self.webapp[side]
 
     def xmpp_domain(self, side: Side) -> str:
         return DOMAINS[side]

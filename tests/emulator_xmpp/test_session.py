@@ -424,6 +424,59 @@ def test_bound_stanzas_split_at_every_byte_are_answered_alike(hub: Hub, cluster:
         assert [(answer.get("id"), answer.get("type")) for answer in answers] == [
             ("sess1", "result"),
             ("p1", "result"),
+            (None, None),  # the finesse user's presence, after the client's initial presence
         ], cut
+        assert answers[-1].get("from") == f"finesse@{DOMAINS['A']}/finesse", cut
         assert client.session.available, cut
         client.framing.receive_eof()
+
+
+# -- the finesse user's presence (webapp up / down) ------------------------------------------------
+
+
+def presences(elements: list[Element]) -> list[tuple[str | None, str | None, str | None]]:
+    return [
+        (element.get("from"), element.get("to"), element.get("type"))
+        for element in elements
+        if element.tag == "{jabber:client}presence"
+    ]
+
+
+def test_initial_presence_is_answered_with_the_finesse_users_presence_while_the_webapp_is_up(
+    hub: Hub, cluster: RecordingCluster
+) -> None:
+    client = StreamHarness(hub=hub, cluster=cluster)
+    client.login(resource="r1", available=False)
+    finesse = f"finesse@{DOMAINS['A']}/finesse"
+    assert presences(client.stanzas(script.presence())) == [(finesse, client.session.jid, None)]
+    # Only the transition to available announces it: a repeated available presence does not.
+    assert presences(client.stanzas(script.presence())) == []
+
+
+def test_no_finesse_presence_for_a_new_session_while_the_webapp_is_down(
+    hub: Hub, cluster: RecordingCluster
+) -> None:
+    cluster.webapp["A"] = False
+    client = StreamHarness(hub=hub, cluster=cluster)
+    client.login(resource="r1", available=False)
+    assert presences(client.stanzas(script.presence())) == []
+
+
+def test_webapp_presence_reaches_available_sessions_of_that_side_only(
+    hub: Hub, cluster: RecordingCluster
+) -> None:
+    on_a = StreamHarness(hub=hub, cluster=cluster)
+    on_a.login(agent_id="6021", resource="a")
+    silent_on_a = StreamHarness(hub=hub, cluster=cluster)
+    silent_on_a.login(agent_id="6022", resource="silent", available=False)
+    on_b = StreamHarness(hub=hub, cluster=cluster, side="B")
+    on_b.login(agent_id="6023", resource="b")
+    finesse = f"finesse@{DOMAINS['A']}/finesse"
+
+    hub.broadcast_presence("A", finesse, False)
+    assert presences(on_a.stanzas(b"")) == [(finesse, on_a.session.jid, "unavailable")]
+    assert presences(silent_on_a.stanzas(b"")) == []
+    assert presences(on_b.stanzas(b"")) == []
+
+    hub.broadcast_presence("A", finesse, True)
+    assert presences(on_a.stanzas(b"")) == [(finesse, on_a.session.jid, None)]

@@ -19,7 +19,12 @@ from fingress.emulator.config import EmulatorConfig
 from fingress.emulator.server import EmulatorServer
 from tests.emulator.support import RecordingSession, fast_config
 from tests.emulator_xmpp import script
-from tests.emulator_xmpp.clients import NOTIFICATION, TlsStreamClient, WebSocketClient
+from tests.emulator_xmpp.clients import (
+    NOTIFICATION,
+    TlsStreamClient,
+    WebSocketClient,
+    assert_finesse_presence,
+)
 from tests.support.timing import seconds
 
 AGENT, PASSWORD, EXTENSION = "1001", "alice-pass", "1001001"
@@ -194,3 +199,51 @@ async def test_side_down_publishes_out_of_service_then_drops_and_refuses(
     refused = await TlsStreamClient.connect(emulator.xmpp_port("A"), client_ssl_context)
     await refused.send(script.stream_header(domain))
     assert await refused.closing_condition() == "system-shutdown"
+
+
+async def test_webapp_down_and_up_is_the_finesse_users_presence_on_that_side_only(
+    emulator: EmulatorServer, https: httpx.AsyncClient, client_ssl_context: ssl.SSLContext
+) -> None:
+    domain_a, domain_b = emulator.cluster.xmpp_domain("A"), emulator.cluster.xmpp_domain("B")
+    on_a = await WebSocketClient.connect(emulator.https_port("A"), client_ssl_context)
+    await on_a.login(agent_id=AGENT, password=PASSWORD, domain=domain_a)  # reads the available presence
+    on_b = await TlsStreamClient.connect(emulator.xmpp_port("B"), client_ssl_context)
+    await on_b.login(agent_id="1002", password="bob-pass", domain=domain_b)
+
+    response = await https.post(f"{emulator.base_url('A')}/emulator/sides/A/webapp/down")
+    assert response.status_code == 200, response.text
+    assert response.json() == {"side": "A", "webapp_up": False}
+    down = await on_a.next_element()
+    assert down is not None
+    assert_finesse_presence(down, domain=domain_a, available=False)
+    # Only the presence says so: REST and SystemInfo keep answering on side A.
+    system_info = await https.get(f"{emulator.base_url('A')}/finesse/api/SystemInfo")
+    assert system_info.status_code == 200
+    assert SafeET.fromstring(system_info.text).findtext("status") == "IN_SERVICE"
+
+    # A session opened while the webapp is down does not see the finesse user.
+    late = await TlsStreamClient.connect(emulator.xmpp_port("A"), client_ssl_context)
+    await late.login(agent_id="1003", password="carol-pass", domain=domain_a, webapp_up=False)
+    await late.send(script.ping("late"))
+    assert (await late.next_stanza()).get("id") == "late"
+
+    response = await https.post(f"{emulator.base_url('B')}/emulator/sides/A/webapp/up")
+    assert response.status_code == 200, response.text
+    up = await on_a.next_element()
+    assert up is not None
+    assert_finesse_presence(up, domain=domain_a, available=True)
+    assert_finesse_presence(await late.next_stanza(), domain=domain_a, available=True)
+    # Side B heard nothing of side A's webapp: its next stanza is the answer to this ping.
+    await on_b.send(script.ping("b1"))
+    assert (await on_b.next_stanza()).get("id") == "b1"
+    for client in (on_a, on_b, late):
+        await client.close()
+
+
+async def test_webapp_control_rejects_unknown_sides_and_directions(
+    emulator: EmulatorServer, https: httpx.AsyncClient
+) -> None:
+    for path in ("C/webapp/down", "A/webapp/sideways"):
+        response = await https.post(f"{emulator.base_url('A')}/emulator/sides/{path}")
+        assert response.status_code == 404, path
+        assert response.json()["code"] == "not_found"

@@ -20,6 +20,15 @@ Emulator choices where Finesse leaves room (documented for the connector's sake)
   ``/finesse/api/SystemInfo`` is refused with ``not-authorized``: the emulator publishes no team nodes,
   so accepting would promise events that never come.
 * Unknown iqs get ``service-unavailable``; messages from the client are ignored.
+* The ``finesse`` user's presence tells the client whether the Finesse webapp on this side is up. Its
+  exact shape here (Finesse's own resource name is not publicly documented)::
+
+      <presence xmlns="jabber:client" from="finesse@<domain>/finesse" to="<agent>@<domain>/<resource>"/>
+      <presence xmlns="jabber:client" from="finesse@<domain>/finesse" to="…" type="unavailable"/>
+
+  The available one follows the session's initial presence while the webapp is up; both are sent to
+  every available session of the side when the webapp goes down or comes back
+  (:meth:`ServerSession.receive_presence`).
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ from xml.etree.ElementTree import Element
 
 import structlog
 
-from fingress.emulator.hub import ClusterPort, Hub, Side
+from fingress.emulator.hub import ClusterPort, Hub, Side, finesse_user_jid
 from fingress.emulator.xmpp import namespaces as ns
 from fingress.emulator.xmpp import stanzas
 from fingress.emulator.xmpp.namespaces import qname
@@ -257,6 +266,13 @@ class ServerSession:
             )
         )
 
+    def receive_presence(self, from_jid: str, available: bool) -> None:
+        """Send ``from_jid``'s presence (the hub's ``PresenceReceiver``), like pubsub events only to a
+        session that announced its own presence."""
+        if self._state is not _State.BOUND or not self._available:
+            return
+        self._emit(SendElement(stanzas.presence(sender=from_jid, recipient=self.jid, available=available)))
+
     def close(self, condition: str, text: str = "") -> None:
         """End the session with stream error ``condition`` (after what is already queued)."""
         self._terminate(condition, text)
@@ -405,7 +421,11 @@ class ServerSession:
             return  # directed presence (to a contact) does not change the agent's availability
         presence_type = presence.get("type")
         if not presence_type:
+            was_available = self._available
             self._set_available(True)
+            if not was_available and self._cluster.webapp_up(self._side):
+                # As a roster contact would: the client learns the finesse user's presence at once.
+                self.receive_presence(finesse_user_jid(self._domain), True)
         elif presence_type == "unavailable":
             self._set_available(False)
         # subscribe/probe and friends: no roster here, nothing to do

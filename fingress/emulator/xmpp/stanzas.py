@@ -119,3 +119,11 @@ def pubsub_event(
     item = SubElement(items, qname(ns.PUBSUB_EVENT, "item"), {"id": item_id})
     SubElement(item, qname(notification_namespace, "notification")).text = notification_xml
     return message
+
+
+def presence(*, sender: str, recipient: str, available: bool) -> Element:
+    """``<presence from=sender to=recipient/>``, with ``type="unavailable"`` when not ``available``."""
+    attributes = {"from": sender, "to": recipient}
+    if not available:
+        attributes["type"] = "unavailable"
+    return Element(qname(ns.CLIENT, "presence"), attributes)
