@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from xml.etree.ElementTree import Element
@@ -212,9 +213,10 @@ class XmppConnection:
 
     async def ping(self, *, to: str = "") -> float:
         """A XEP-0199 ping to the server (or ``to``); returns the round trip in seconds."""
-        started = self._loop.time()
+        # perf_counter, not loop.time(): uvloop's clock only moves once per loop iteration (1 ms steps).
+        started = time.perf_counter()
         await self._request(lambda now: self._session.ping(now, to=to))
-        return self._loop.time() - started
+        return time.perf_counter() - started
 
     async def request(self, iq_type: str, payload: Element, *, to: str = "") -> Element | None:
         """Any iq ``get``/``set``; returns the answer element. Raises like :meth:`subscribe`."""

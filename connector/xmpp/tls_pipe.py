@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+from typing import cast
 
 READ_CHUNK_BYTES = 16 * 1024
 # Pause reading the socket when this much ciphertext waits undecrypted (the reader is slow).
@@ -30,8 +31,8 @@ class _Wire(asyncio.Protocol):
         self._writable: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # Not an isinstance check: uvloop's TCP transport has the Transport methods without the base class.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self.incoming.write(data)

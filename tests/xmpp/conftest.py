@@ -1,9 +1,13 @@
-"""Prosody instances for the XMPP client tests (one per test session and configuration)."""
+"""Prosody instances for the XMPP client tests (one per test session and configuration), and every
+async test run on both event loops the connector may find itself on: asyncio's own and uvloop (which
+uvicorn installs when it is present)."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -13,6 +17,17 @@ from connector.xmpp.endpoint import TransportKind, XmppEndpoint, client_ssl_cont
 from tests.xmpp.prosody import ProsodyServer, running_prosody
 
 USERS = {"agent1": "agent1-pass", "agent2": "agent2-pass", "publisher": "publisher-pass"}
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    factories: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {"asyncio": asyncio.new_event_loop}
+    if importlib.util.find_spec("uvloop") is not None:
+        import uvloop
+
+        factories["uvloop"] = uvloop.new_event_loop
+    return factories
 
 
 @pytest.fixture(scope="session")
