@@ -19,6 +19,7 @@ from fingress.bench.fleet import Fleet, Progress
 from fingress.bench.report import render_table
 from fingress.bench.stack import SpawnedStack, StackOptions
 from fingress.bench.target import Target, target_from_demo_json
+from fingress.demo.loops import DEFAULT_LOOP, LOOPS
 
 SCENARIOS = ("events", "requests", "storm", "flap")
 # No run outlives this, whatever --duration-s says.
@@ -74,6 +75,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--data-dir", type=Path, help="--spawn-demo's files and logs (default: a temporary one)"
     )
+    parser.add_argument(
+        "--loop",
+        choices=LOOPS,
+        default=DEFAULT_LOOP,
+        help=f"--spawn-demo: the event loop of the edge and connector processes (default {DEFAULT_LOOP})",
+    )
     parser.add_argument("--json", action="store_true", help="print every figure as JSON instead of a table")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.set_defaults(run=run)
@@ -108,7 +115,9 @@ async def _target(args: argparse.Namespace) -> AsyncIterator[tuple[Target, Spawn
             cleanup.enter_context(tempfile.TemporaryDirectory(prefix="fingress-bench-"))
         )
         stack = SpawnedStack(
-            options=StackOptions(data_dir=data_dir, agents=args.agents, disconnect_grace_s=args.grace_s)
+            options=StackOptions(
+                data_dir=data_dir, agents=args.agents, disconnect_grace_s=args.grace_s, loop=args.loop
+            )
         )
         target = await stack.start()
         try:

@@ -63,21 +63,31 @@ class StackOptions:
     agents: int
     disconnect_grace_s: float = 30.0
     start_timeout_s: float = 60.0
+    # The event loop of the edge and connector processes ("asyncio" or "uvloop").
+    loop: str = "asyncio"
 
 
 class _Child:
     """One ``fingress`` subcommand running as a child process, its output in a log file."""
 
-    def __init__(self, *, name: str, argv: list[str], log_file: Path) -> None:
+    def __init__(self, *, name: str, argv: list[str], log_file: Path, loop: str = "asyncio") -> None:
         self.name = name
         self._argv = argv
+        self._loop = loop
         self._log_file = log_file
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
         with self._log_file.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "fingress.cli", *self._argv, stdout=log, stderr=log, stdin=None
+                sys.executable,
+                "-m",
+                "fingress.bench.launch",
+                self._loop,
+                *self._argv,
+                stdout=log,
+                stderr=log,
+                stdin=None,
             )
 
     @property
@@ -188,7 +198,9 @@ class SpawnedStack:
         )
 
     def _child(self, name: str, argv: list[str]) -> _Child:
-        return _Child(name=name, argv=argv, log_file=self.data_dir / "logs" / f"{name}.log")
+        # The emulator stands in for Finesse: it stays on asyncio whatever the gateway's loop.
+        loop = "asyncio" if name == "emulator" else self.options.loop
+        return _Child(name=name, argv=argv, log_file=self.data_dir / "logs" / f"{name}.log", loop=loop)
 
     async def _serve_idp(self, cert_file: Path, key_file: Path) -> None:
         assert self.ports is not None

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.tunnel.errors import FingressError
+from fingress.demo.loops import DEFAULT_LOOP, LOOPS, run_on
 from fingress.demo.ports import DEFAULT_BASE_PORT, DemoPorts
 from fingress.demo.system import DEFAULT_DATA_DIR, DemoOptions, DemoSystem
 from fingress.demo.walkthrough import render_walkthrough
@@ -49,6 +50,9 @@ def register(subparsers: Any) -> None:
         help="how long an agent's Finesse session waits for the app to come back (default 30)",
     )
     parser.add_argument(
+        "--loop", choices=LOOPS, default=DEFAULT_LOOP, help=f"event loop (default {DEFAULT_LOOP})"
+    )
+    parser.add_argument(
         "--log-format", choices=LOG_FORMATS, default="console", help="log lines (default console)"
     )
     parser.set_defaults(run=run)
@@ -64,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     options = DemoOptions(
         data_dir=args.data_dir, base_port=args.base_port, disconnect_grace_s=args.disconnect_grace_s
     )
-    return asyncio.run(_serve(DemoSystem(options=options), data_dir=str(args.data_dir)))
+    return run_on(args.loop, _serve(DemoSystem(options=options), data_dir=str(args.data_dir)))
 
 
 async def _serve(demo: DemoSystem, *, data_dir: str) -> int:
