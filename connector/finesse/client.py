@@ -95,15 +95,22 @@ def build_http_client(
     connect_timeout_s: float = 3.0,
     timeout_s: float = 10.0,
     max_connections: int = 16,
-    max_keepalive_connections: int = 8,
+    max_keepalive_connections: int | None = None,
     keepalive_expiry_s: float = 30.0,
 ) -> httpx.AsyncClient:
     """The one HTTP client a connector process shares across agents and sides.
 
     Certificates are always verified: against ``ssl_context`` when given, else the system store plus
     ``ca_file``. The environment is not consulted (no proxy variables, no ``SSL_CERT_FILE``) and redirects
-    are not followed: configuration says where Finesse is.
+    are not followed: configuration says where Finesse is. Every connection the pool may open is kept
+    alive (``max_keepalive_connections`` defaults to ``max_connections``) until ``keepalive_expiry_s``.
     """
+    # A keep-alive count below the limit makes the pool close the connections above it as soon as they
+    # are idle, then open new ones for the next burst: one TLS handshake with Finesse per reopened
+    # connection (a connector signing agents in did ~6 handshakes per request with 8 of 16 kept alive).
+    # The limit is small, so keeping all of them costs little.
+    if max_keepalive_connections is None:
+        max_keepalive_connections = max_connections
     if ssl_context is None:
         ssl_context = ssl.create_default_context(cafile=str(ca_file) if ca_file is not None else None)
     return httpx.AsyncClient(
