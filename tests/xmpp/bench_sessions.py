@@ -4,7 +4,7 @@ Measures how long N sessions take to come up (connect, TLS, SASL PLAIN, bind, pr
 process's resident memory per session, and ping round trips across all sessions, for one transport::
 
     .venv/bin/python -m tests.xmpp.bench_sessions --sessions 2000 --transport websocket
-    .venv/bin/python -m tests.xmpp.bench_sessions --sessions 2000 --transport tls
+    .venv/bin/python -m tests.xmpp.bench_sessions --sessions 2000 --transport tls --loop uvloop
 
 Accounts are written straight into Prosody's ``internal`` storage (registering 2,000 users with
 ``prosodyctl`` one process at a time would take minutes).
@@ -88,7 +88,8 @@ async def run(
     gc.collect()
     after = rss_kib()
     rtts = await asyncio.gather(*(connection.ping() for connection in connections))
-    print(f"transport={transport} sessions={sessions} parallel_connects={parallel}")
+    loop = type(asyncio.get_running_loop()).__module__.split(".")[0]
+    print(f"transport={transport} loop={loop} sessions={sessions} parallel_connects={parallel}")
     print(f"  up in {elapsed:.2f} s ({sessions / elapsed:.0f} sessions/s)")
     grown_kib = after - before
     print(f"  client RSS +{grown_kib / 1024:.1f} MiB = {grown_kib / sessions:.1f} KiB per session")
@@ -104,13 +105,20 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=1000)
     parser.add_argument("--transport", choices=["websocket", "tls"], default="websocket")
     parser.add_argument("--parallel", type=int, default=100, help="connects in flight at once")
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
     arguments = parser.parse_args()
     # This script is its own composition root: one log line per session would measure the console.
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     ca = trustme.CA()
     with raised_file_limit(), running_prosody(ca=ca, users={}) as server:
         write_accounts(server, arguments.sessions + 1)
-        asyncio.run(run(server, ca, arguments.sessions, arguments.transport, arguments.parallel))
+        factory = asyncio.new_event_loop
+        if arguments.loop == "uvloop":
+            import uvloop
+
+            factory = uvloop.new_event_loop
+        with asyncio.Runner(loop_factory=factory) as runner:
+            runner.run(run(server, ca, arguments.sessions, arguments.transport, arguments.parallel))
 
 
 if __name__ == "__main__":
