@@ -105,14 +105,15 @@ class Cluster:
         timer = self._presence_timers[side].pop(agent_id, None)
         if timer is not None:
             timer.cancel()
-        if not available and self.in_service(side) and self.cti.agents[agent_id].signed_in:
+        watching = self.in_service(side) and self.webapp_up(side)
+        if not available and watching and self.cti.agents[agent_id].signed_in:
             self._presence_timers[side][agent_id] = self._scheduler.call_later(
                 self.timing.presence_logout_delay_s, lambda: self._presence_expired(side, agent_id)
             )
 
     def _presence_expired(self, side: Side, agent_id: str) -> None:
         self._presence_timers[side].pop(agent_id, None)
-        if not self.in_service(side) or self._presence[side].get(agent_id, False):
+        if not (self.in_service(side) and self.webapp_up(side)) or self._presence[side].get(agent_id, False):
             return
         # CCE's LOAD setting chooses; CCX always signs the agent out.
         load = self.config.behaviour.forced_logout_load
@@ -145,6 +146,10 @@ class Cluster:
         self._in_service[side] = False
         self.notifier.system_info(side, self._system_info_update(side))
         self._hub.drop_side(side)
+        self._forget_mobile_agents(side)
+
+    def _forget_mobile_agents(self, side: Side) -> None:
+        """Finesse loses mobile-agent details when its agents move to the other node."""
         for agent in self.cti.agents.values():
             if agent.signed_in_side == side and agent.mobile_agent is not None:
                 agent.mobile_agent = None
@@ -154,10 +159,17 @@ class Cluster:
     def set_webapp_up(self, side: Side, up: bool) -> None:
         """The Finesse webapp on ``side`` goes down or comes back. Finesse signals it only by the
         ``finesse`` user's presence (see :mod:`.xmpp.session` for the stanza); REST, SystemInfo and the
-        CTI state are untouched, so a client must watch that presence to notice."""
+        CTI state are untouched, so a client must watch that presence to notice. It is the webapp that
+        watches agents' presence, so while it is down that side forces no logout on presence loss; and its
+        agents must move, so their mobile-agent details are lost as when the side goes out of service."""
         if self._webapp_up[side] == up:
             return
         self._webapp_up[side] = up
+        if not up:
+            for timer in self._presence_timers[side].values():
+                timer.cancel()
+            self._presence_timers[side].clear()
+            self._forget_mobile_agents(side)
         self._hub.broadcast_presence(side, finesse_user_jid(self.xmpp_domain(side)), up)
 
     def system_info_document(self, side: Side) -> str:

@@ -71,6 +71,7 @@ class RecordingSession:
     def __init__(self) -> None:
         self.notifications: list[Notification] = []
         self.closed_with: str | None = None
+        self.presences: list[tuple[str, bool]] = []
         self._arrived = asyncio.Event()
 
     def deliver(self, node: str, item_id: str, notification_xml: str) -> None:
@@ -79,6 +80,9 @@ class RecordingSession:
 
     def close(self, condition: str) -> None:
         self.closed_with = condition
+
+    def receive_presence(self, from_jid: str, available: bool) -> None:
+        self.presences.append((from_jid, available))
 
     def clear(self) -> None:
         self.notifications.clear()

@@ -115,6 +115,51 @@ def test_side_down_cancels_its_timers_publishes_out_of_service_and_drops_session
     assert agent.signed_in_side == "B"
 
 
+def test_webapp_down_is_the_finesse_users_presence_on_that_side_and_nothing_else(lab: Harness) -> None:
+    on_a = lab.watch("1001", "A")
+    on_b = lab.watch("1001", "B")
+    lab.sign_in("1001", "1001001", mobile_agent=MobileAgentRequest(mode="CALL_BY_CALL", dial_number="0611"))
+    lab.ready("1001")
+    lab.cluster.presence_changed("A", "1001", True)
+    lab.cluster.set_webapp_up("A", False)
+    lab.cluster.set_webapp_up("A", False)  # already down: nothing more is sent
+    assert on_a.presences == [("finesse@finesse-a.emulator.test/finesse", False)]
+    assert on_b.presences == []
+    assert not lab.cluster.webapp_up("A")
+    assert lab.cluster.webapp_up("B")
+    # Side A stays in service, its sessions stay up, SystemInfo says nothing.
+    assert lab.cluster.in_service("A")
+    assert on_a.closed_with is None
+    assert not [n for n in on_a.notifications if n.node == "/finesse/api/SystemInfo"]
+    # The agents must move, so their mobile-agent details are lost as on a node switch.
+    agent = lab.agent("1001")
+    assert agent.state == "READY"
+    assert agent.mobile_agent is None
+    lab.cluster.set_webapp_up("A", True)
+    assert on_a.presences[-1] == ("finesse@finesse-a.emulator.test/finesse", True)
+
+
+def test_a_side_whose_webapp_is_down_forces_no_logout_on_presence_loss(lab: Harness) -> None:
+    lab.sign_in("1001", "1001001")
+    lab.ready("1001")
+    lab.cluster.presence_changed("A", "1001", True)
+    lab.cluster.presence_changed("A", "1001", False)  # timer started while the webapp was up …
+    lab.cluster.set_webapp_up("A", False)  # … and cancelled with it
+    lab.cluster.presence_changed("A", "1001", True)
+    lab.cluster.presence_changed("A", "1001", False)  # no timer while it is down
+    lab.advance(120)
+    assert lab.cluster.cti.forced_changes == []
+    assert lab.agent("1001").state == "READY"
+
+
+def test_reset_brings_the_webapp_back(lab: Harness) -> None:
+    on_a = lab.watch("1001", "A")
+    lab.cluster.set_webapp_up("A", False)
+    lab.cluster.reset()
+    assert lab.cluster.webapp_up("A")
+    assert on_a.presences[-1] == ("finesse@finesse-a.emulator.test/finesse", True)
+
+
 def test_notifications_go_to_every_side_in_service(lab: Harness) -> None:
     on_a = lab.watch("1001", "A")
     on_b = lab.watch("1001", "B")
