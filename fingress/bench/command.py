@@ -76,10 +76,10 @@ def register(subparsers: Any) -> None:
         "--data-dir", type=Path, help="--spawn-demo's files and logs (default: a temporary one)"
     )
     parser.add_argument(
-        "--loop",
+        "--edge-loop",
         choices=LOOPS,
         default=DEFAULT_LOOP,
-        help=f"--spawn-demo: the event loop of the edge and connector processes (default {DEFAULT_LOOP})",
+        help=f"--spawn-demo: the event loop of the edge process (default {DEFAULT_LOOP})",
     )
     parser.add_argument("--json", action="store_true", help="print every figure as JSON instead of a table")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -116,7 +116,10 @@ async def _target(args: argparse.Namespace) -> AsyncIterator[tuple[Target, Spawn
         )
         stack = SpawnedStack(
             options=StackOptions(
-                data_dir=data_dir, agents=args.agents, disconnect_grace_s=args.grace_s, loop=args.loop
+                data_dir=data_dir,
+                agents=args.agents,
+                disconnect_grace_s=args.grace_s,
+                edge_loop=args.edge_loop,
             )
         )
         target = await stack.start()
