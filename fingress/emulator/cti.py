@@ -24,6 +24,7 @@ from .errors import (
     INVALID_DEVICE,
     INVALID_STATE,
     MODE_NOT_ALLOWED,
+    WRAP_UP_DATA_REQUIRED,
     AsyncError,
     call_operation_failure,
 )
@@ -220,6 +221,9 @@ class Cti:
         if not agent.signed_in or (waiting_for_nailed and not agent.nailed_connected):
             self._notifier.async_error(agent_id, INVALID_STATE, request_id)
             return
+        if self._wrap_up_reason_missing(agent):
+            self._notifier.async_error(agent_id, WRAP_UP_DATA_REQUIRED, request_id)
+            return
         if agent.state in CALL_STATES:
             agent.pending_state, agent.pending_reason = "READY", None
             self._changed(agent)
@@ -234,8 +238,20 @@ class Cti:
         if not agent.signed_in:
             self._notifier.async_error(agent_id, INVALID_STATE, request_id)
             return
+        if self._wrap_up_reason_missing(agent):
+            self._notifier.async_error(agent_id, WRAP_UP_DATA_REQUIRED, request_id)
+            return
         self._not_ready(agent, reason, request_id)
         self._flush(request_id)
+
+    def _wrap_up_reason_missing(self, agent: Agent) -> bool:
+        """Whether a request to leave the agent's wrap-up must be refused: its setting is
+        REQUIRED_WITH_WRAP_UP_DATA and no wrap-up reason was set on the dialog (UPDATE_CALL_DATA).
+        Only requests are refused; the wrap-up timer and system-forced changes still move the agent on."""
+        if agent.state not in WRAP_UP_STATES or not agent.wrap_up_needs_reason:
+            return False
+        dialog = self.dialogs.get(agent.wrap_up_dialog_id)
+        return dialog is None or not dialog.wrap_up_reason
 
     def _not_ready(self, agent: Agent, reason: config.ReasonCode | None, request_id: str) -> None:
         if agent.state in CALL_STATES:
@@ -329,6 +345,7 @@ class Cti:
             agent.wrap_up_timer = None
         dialog = self.dialogs.get(agent.wrap_up_dialog_id)
         agent.wrap_up_dialog_id = ""
+        agent.wrap_up_needs_reason = False
         if dialog is not None:
             self._remove_participant(dialog, agent.id)
             self._settle(dialog, request_id)
@@ -381,6 +398,7 @@ class Cti:
         if wrap_up and participant.answered and mode != "NOT_ALLOWED" and not dialog.nailed_setup_for:
             participant.state = "WRAP_UP"
             agent.wrap_up_dialog_id = dialog.id
+            agent.wrap_up_needs_reason = mode == "REQUIRED_WITH_WRAP_UP_DATA"
             agent.after_call_reason = reason
             agent.wrap_up_timer = self._scheduler.call_later(
                 agent.wrap_up_timer_s, lambda: self._wrap_up_expired(agent.id)

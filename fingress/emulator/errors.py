@@ -89,6 +89,10 @@ INVALID_DEVICE = AsyncError(
     ),
 )
 DEVICE_BUSY = AsyncError("Device Busy", "CF_DEVICE_BUSY", "0")
+# Emulator assumption (no capture): leaving wrap-up without the wrap-up reason that the agent's
+# REQUIRED_WITH_WRAP_UP_DATA setting demands. An ``Invalid State`` like any refused state change, told
+# apart by its errorMessage / errorData.
+WRAP_UP_DATA_REQUIRED = AsyncError("Invalid State", "CF_WRAPUP_DATA_REQUIRED", "WRAP_UP_DATA_REQUIRED")
 
 
 def call_operation_failure(detail: str) -> AsyncError:

@@ -53,6 +53,8 @@ class Agent:
     after_call_reason: config.ReasonCode | None = None
     ready_since_s: float = 0.0
     wrap_up_dialog_id: str = ""
+    # REQUIRED_WITH_WRAP_UP_DATA: the agent may leave this wrap-up only once the dialog has a reason.
+    wrap_up_needs_reason: bool = False
     wrap_up_timer: TimerHandle | None = None
     nailed_timer: TimerHandle | None = None
 
