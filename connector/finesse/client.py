@@ -105,10 +105,10 @@ def build_http_client(
     are not followed: configuration says where Finesse is. Every connection the pool may open is kept
     alive (``max_keepalive_connections`` defaults to ``max_connections``) until ``keepalive_expiry_s``.
     """
-    # A keep-alive count below the limit makes the pool close the connections above it as soon as they
-    # are idle, then open new ones for the next burst: one TLS handshake with Finesse per reopened
-    # connection (a connector signing agents in did ~6 handshakes per request with 8 of 16 kept alive).
-    # The limit is small, so keeping all of them costs little.
+    # A keep-alive count below the limit churns: httpcore (1.0.9) closes a connection that turns idle
+    # whenever the pool holds more connections than that count, and the next request opens a new one,
+    # a TLS handshake with Finesse each (8 of 16 kept alive, 16 in flight: ~1,550 handshakes per 1,600
+    # requests; tests/connector/bench_http_keepalive.py). The limit is small: keeping all costs little.
     if max_keepalive_connections is None:
         max_keepalive_connections = max_connections
     if ssl_context is None:
