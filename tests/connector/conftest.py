@@ -17,7 +17,7 @@ from connector.finesse.client import FinesseClient, build_http_client
 from connector.ops.metrics import ConnectorMetrics
 from connector.sessions.context import SessionContext
 from connector.sessions.links import LinkFactory
-from connector.sessions.manager import SessionManager
+from connector.sessions.manager import DEFAULT_SIGN_IN_CONCURRENCY, SessionManager
 from edge.tunnel.errors import ApiError
 from edge.tunnel.messages import AgentEvent, AgentId, Principal, TunnelRequest
 from fingress.emulator.config import load_config
@@ -107,9 +107,17 @@ class Harness:
     sinks: list[Sink] = field(default_factory=list)
 
     async def call(
-        self, agent: str, method: str, path: str, body: Any = None, query: str = ""
+        self,
+        agent: str,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: str = "",
+        *,
+        token: str | None = None,
     ) -> tuple[int, Any]:
-        """One public API request as the tunnel delivers it; an ApiError becomes (status, wire form)."""
+        """One public API request as the tunnel delivers it; an ApiError becomes (status, wire form).
+        ``token`` is the caller's bearer token as the edge forwards it (policy ``forward_token``)."""
         self._ids += 1
         request = TunnelRequest(
             request_id=f"t-{self._ids}",
@@ -118,7 +126,7 @@ class Harness:
             query=query,
             headers={},
             body=json.dumps(body).encode() if body is not None else b"",
-            principal=Principal(agent_id=AgentId(agent), subject=agent),
+            principal=Principal(agent_id=AgentId(agent), subject=agent, token=token),
         )
         try:
             async with asyncio.timeout(seconds(10)):
@@ -204,6 +212,7 @@ async def make_harness(
     client_ssl_context: ssl.SSLContext,
     *,
     links: LinkFactory | None = None,
+    sign_in_concurrency: int = DEFAULT_SIGN_IN_CONCURRENCY,
     **tables: dict[str, Any],
 ) -> AsyncIterator[Harness]:
     config = connector_config(emulator, **tables)
@@ -219,7 +228,7 @@ async def make_harness(
         links=links or hub_links,
         metrics=metrics,
     )
-    manager = SessionManager(context=context)
+    manager = SessionManager(context=context, sign_in_concurrency=sign_in_concurrency)
     async with httpx.AsyncClient(
         base_url=emulator.base_url("A"), verify=client_ssl_context, timeout=seconds(5)
     ) as control:
