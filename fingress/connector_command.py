@@ -26,11 +26,6 @@ from connector.sessions.xmpp_links import XmppLinkFactory
 from edge.tunnel.errors import ConfigError
 from fingress.logging_setup import LOG_FORMATS, configure_logging
 
-# Transitional name for callers outside the connector command (fingress/demo/system.py,
-# tests/resilience/support.py): connector.config.load_config now requires [tunnel] and resolves paths.
-# Remove once they call it directly.
-load_connector_file = load_config
-
 
 def build_connector(config: ConnectorConfig) -> Connector:
     """The production connector: XMPP links to the configured Finesse sides. Raises ``ConfigError`` when a

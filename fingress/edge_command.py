@@ -30,12 +30,6 @@ from edge.tls import ReloadableServerContext, ReloadOutcome, TlsPolicyParticipan
 from edge.tunnel.errors import ConfigError
 from fingress.logging_setup import LOG_FORMATS, configure_logging
 
-# Transitional names for callers outside the edge command (fingress/demo/system.py,
-# tests/resilience/support.py): the edge file is now edge.config's EdgeConfig, loaded by its load_config.
-# Remove once they call edge.config.load_config and EdgeRuntime(config=...).
-EdgeFile = EdgeConfig
-load_edge_file = load_config
-
 
 class EdgeRuntime:
     """The edge's three listeners and two reloadable certificates, started and stopped together.
@@ -43,16 +37,13 @@ class EdgeRuntime:
     ``start()`` raises ``ConfigError`` (bad policy or certificate) or ``OSError`` (a port is taken) and
     leaves nothing running; ``stop()`` drains; ``reload()`` is what SIGHUP does."""
 
-    def __init__(self, *, config: EdgeConfig | None = None, edge_file: EdgeConfig | None = None) -> None:
-        """``config`` is what :func:`edge.config.load_config` returns (``edge_file`` is its old name, kept
-        for callers not yet moved); raises ``ConfigError`` when it has no ``[tunnel]`` table."""
-        chosen = config if config is not None else edge_file
-        if chosen is None or (config is not None and edge_file is not None):
-            raise TypeError("EdgeRuntime takes exactly one of config= and edge_file=")
-        if chosen.tunnel is None:
+    def __init__(self, *, config: EdgeConfig) -> None:
+        """``config`` is what :func:`edge.config.load_config` returns; raises ``ConfigError`` when it has
+        no ``[tunnel]`` table."""
+        if config.tunnel is None:
             raise ConfigError("edge", [("tunnel", "the edge process needs its tunnel listener's table")])
-        self._config = chosen
-        self._tunnel: TunnelListener = chosen.tunnel
+        self._config = config
+        self._tunnel: TunnelListener = config.tunnel
         self._log = structlog.get_logger("fingress.edge")
         self._relay: TunnelRelay | None = None
         self._server: EdgeServer | None = None

@@ -18,9 +18,12 @@ import uvicorn
 from starlette.applications import Starlette
 
 from connector.config import ConnectorConfig
+from connector.config import load_config as load_connector_config
 from connector.runtime import Connector
+from edge.config import EdgeConfig
+from edge.config import load_config as load_edge_config
 from edge.tls import ReloadableServerContext
-from fingress.connector_command import build_connector, load_connector_file
+from fingress.connector_command import build_connector
 from fingress.demo.files import (
     AGENT_CLAIM,
     AUDIENCE,
@@ -33,7 +36,7 @@ from fingress.demo.files import (
 )
 from fingress.demo.ports import DEFAULT_BASE_PORT, HOST, DemoPorts
 from fingress.devidp import DevIdentityProvider, DevIdpSettings, create_app
-from fingress.edge_command import EdgeFile, EdgeRuntime, load_edge_file
+from fingress.edge_command import EdgeRuntime
 from fingress.emulator.config import EmulatorConfig
 from fingress.emulator.config import load_config as load_emulator_config
 from fingress.emulator.server import EmulatorServer
@@ -80,7 +83,8 @@ class _ServedApp:
     """An ASGI app served by uvicorn over TLS on a socket bound here (port known before serving)."""
 
     def __init__(self, *, app: Starlette, tls: ReloadableServerContext, host: str, port: int) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when proto is TCP.
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self._socket.bind((host, port))
@@ -149,8 +153,8 @@ class DemoSystem:
             disconnect_grace_s=self.options.disconnect_grace_s,
             rate_limits=self.options.rate_limits,
         )
-        edge_file = load_edge_file(files.edge)
-        connector_config = load_connector_file(files.connector)
+        edge_config = load_edge_config(files.edge)
+        connector_config = load_connector_config(files.connector)
         provider = DevIdentityProvider.create_or_open(
             self.data_dir,
             settings=DevIdpSettings(
@@ -159,7 +163,7 @@ class DemoSystem:
         )
         self._pki, self._emulator_config, self._files = pki, emulator_config, files
         try:
-            await self._start_all(pki, emulator_config, provider, edge_file, connector_config)
+            await self._start_all(pki, emulator_config, provider, edge_config, connector_config)
         except BaseException:
             await self.stop()
             raise
@@ -172,7 +176,7 @@ class DemoSystem:
         pki: DevPki,
         emulator_config: EmulatorConfig,
         provider: DevIdentityProvider,
-        edge_file: EdgeFile,
+        edge_config: EdgeConfig,
         connector_config: ConnectorConfig,
     ) -> None:
         ports = self.ports
@@ -196,7 +200,7 @@ class DemoSystem:
         self._stack.push_async_callback(idp.close)
         await idp.start()
 
-        edge = EdgeRuntime(edge_file=edge_file)
+        edge = EdgeRuntime(config=edge_config)
         self._stack.push_async_callback(edge.stop)
         await edge.start()
         self.edge = edge
@@ -213,7 +217,7 @@ class DemoSystem:
         if self.connector is not None:
             await self.connector.close()
             self.connector = None
-        connector = build_connector(load_connector_file(files.connector))
+        connector = build_connector(load_connector_config(files.connector))
         self.connector = await self._stack.enter_async_context(connector)
         await self._wait_for_tunnel()
 
@@ -229,7 +233,7 @@ class DemoSystem:
         files = self._started_files()
         if self.edge is not None:
             raise RuntimeError("the edge is running: stop_edge() first")
-        edge = EdgeRuntime(edge_file=load_edge_file(files.edge))
+        edge = EdgeRuntime(config=load_edge_config(files.edge))
         self._stack.push_async_callback(edge.stop)
         await edge.start()
         self.edge = edge

@@ -15,11 +15,3 @@ def test_the_runtime_needs_the_tunnel_listener(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as raised:
         EdgeRuntime(config=EdgeConfig(policy_file=tmp_path / "policy.toml"))
     assert [key for key, _ in raised.value.problems] == ["tunnel"]
-
-
-def test_the_runtime_takes_one_configuration(tmp_path: Path) -> None:
-    config = EdgeConfig(policy_file=tmp_path / "policy.toml")
-    with pytest.raises(TypeError):
-        EdgeRuntime()
-    with pytest.raises(TypeError):
-        EdgeRuntime(config=config, edge_file=config)
