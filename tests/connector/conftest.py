@@ -20,7 +20,7 @@ from connector.sessions.links import LinkFactory
 from connector.sessions.manager import DEFAULT_SIGN_IN_CONCURRENCY, SessionManager
 from edge.tunnel.errors import ApiError
 from edge.tunnel.messages import AgentEvent, AgentId, Principal, TunnelRequest
-from fingress.emulator.config import load_config
+from fingress.emulator.config import BearerSettings, load_config
 from fingress.emulator.hub import Side
 from fingress.emulator.server import EmulatorServer
 from tests.connector.hublink import HubLinkFactory
@@ -36,10 +36,13 @@ async def emulator(server_ssl_context: ssl.SSLContext) -> AsyncIterator[Emulator
 
 
 async def start_emulator(
-    server_ssl_context: ssl.SSLContext, **behaviour: Any
+    server_ssl_context: ssl.SSLContext, *, bearer: BearerSettings | None = None, **behaviour: Any
 ) -> AsyncIterator[EmulatorServer]:
-    """The emulator with millisecond timings; ``behaviour`` overrides its [behaviour] table."""
+    """The emulator with millisecond timings; ``behaviour`` overrides its [behaviour] table and
+    ``bearer`` its [bearer] table (SSO tokens)."""
     base = load_config()
+    if bearer is not None:
+        base = base.model_copy(update={"bearer": bearer})
     base = base.model_copy(update={"behaviour": base.behaviour.model_copy(update=behaviour)})
     timing = base.timing.model_copy(
         update={

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 
-from connector.finesse.credentials import Credentials, PasswordCredentials
+from connector.finesse.credentials import BearerCredentials, Credentials, PasswordCredentials
 from connector.sessions.links import LinkFailed, NotificationHandler, SideName
+from fingress.emulator.credentials import BearerVerifier
 from fingress.emulator.server import EmulatorServer
 
 
@@ -69,19 +70,30 @@ class _Link:
 
 
 class HubLinkFactory:
-    def __init__(self, emulator: EmulatorServer) -> None:
+    """``bearer``: how Finesse's XMPP server would check a token given as the SASL password (SSO
+    deployments); without it only passwords are accepted. ``tokens_used`` records each token a link
+    was opened with, in order."""
+
+    def __init__(self, emulator: EmulatorServer, *, bearer: BearerVerifier | None = None) -> None:
         self._emulator = emulator
+        self._bearer = bearer
         self.links: dict[str, HubLink] = {}
         self.refused: set[SideName] = set()
         self.opened = 0
+        self.tokens_used: list[str] = []
 
     async def open(self, *, side: SideName, credentials: Credentials, handler: NotificationHandler) -> _Link:
         cluster = self._emulator.cluster
         if side in self.refused or not cluster.in_service(side):
             raise LinkFailed("connect_failed")
-        assert isinstance(credentials, PasswordCredentials)
-        if not cluster.authenticate(side, credentials.agent_id, credentials.password):
-            raise LinkFailed("auth_failed", auth_failed=True)
+        if isinstance(credentials, BearerCredentials):
+            self.tokens_used.append(credentials.token)
+            if self._bearer is None or self._bearer.agent_id(credentials.token) != credentials.agent_id:
+                raise LinkFailed("auth_failed", auth_failed=True)
+        else:
+            assert isinstance(credentials, PasswordCredentials)
+            if not cluster.authenticate(side, credentials.agent_id, credentials.password):
+                raise LinkFailed("auth_failed", auth_failed=True)
         link = HubLink(factory=self, side=side, agent_id=credentials.agent_id, handler=handler)
         self.links[credentials.agent_id] = link
         self._emulator.hub.attach(side, credentials.agent_id, link)
