@@ -92,6 +92,11 @@ class Timing(_Frozen):
     ring_timeout_s: float = Field(default=15.0, gt=0, le=3600)
     nailed_answer_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     default_wrap_up_timer_s: int = Field(default=7200, ge=1, le=7200)
+    # MAKE_CALL: INITIATING → INITIATED after the first, → ALERTING (far end rings) after the second;
+    # an outside number then answers after the third (when behaviour.outside_party_answers).
+    make_call_initiated_delay_s: float = Field(default=0.1, ge=0, le=60)
+    make_call_alerting_delay_s: float = Field(default=0.3, ge=0, le=60)
+    outside_answer_delay_s: float = Field(default=2.0, ge=0, le=3600)
 
 
 class Behaviour(_Frozen):
@@ -102,6 +107,7 @@ class Behaviour(_Frozen):
     lock_duration_s: float = Field(default=300.0, ge=0, le=86400)
     unauthorized_html: bool = True
     max_body_bytes: int = Field(default=65536, ge=256, le=16 * 1024 * 1024)
+    outside_party_answers: bool = True
 
 
 class BearerSettings(_Frozen):

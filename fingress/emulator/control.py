@@ -7,7 +7,8 @@ Unauthenticated by design: the emulator is a development tool and listens on loo
 ``POST /emulator/calls``                          ``{"agent_id"?, "from", "call_variables"?}`` → 201
                                                   ``{"dialog_id"}``; to the agent READY the longest
                                                   when ``agent_id`` is absent (409 when nobody is)
-``POST /emulator/calls/{dialog_id}/answer``       the alerting agent answers on the phone
+``POST /emulator/calls/{dialog_id}/answer``       the alerting agent answers on the phone, else the
+                                                  outside number a MAKE_CALL rings answers
 ``POST /emulator/calls/{dialog_id}/hangup``       the outside party hangs up
 ``POST /emulator/sides/{A|B}/down`` / ``/up``     take a side out of service / back
 ``POST /emulator/sides/{A|B}/webapp/down``        the side's Finesse webapp goes down / ``…/up`` comes
@@ -123,7 +124,7 @@ class ControlApi:
 
     async def answer(self, request: Request) -> Response:
         if not self._cluster.cti.answer_on_phone(request.path_params["dialog_id"]):
-            raise Conflict("not_alerting", "no agent is alerting on that dialog")
+            raise Conflict("not_alerting", "nobody is alerting on that dialog")
         return JSONResponse({})
 
     async def hangup(self, request: Request) -> Response:

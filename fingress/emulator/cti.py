@@ -13,7 +13,7 @@ before the call) applies, through wrap-up (WORK / WORK_READY) when the agent's w
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -110,6 +110,7 @@ class Cti:
         timers = [agent.wrap_up_timer for agent in self.agents.values()]
         timers += [agent.nailed_timer for agent in self.agents.values()]
         timers += [dialog.ring_timer for dialog in self.dialogs.values()]
+        timers += [dialog.progress_timer for dialog in self.dialogs.values()]
         for timer in timers:
             if timer is not None:
                 timer.cancel()
@@ -131,6 +132,8 @@ class Cti:
             return []
         if participant.state == "ALERTING":
             return ["ANSWER"]
+        if participant.state in ("INITIATING", "INITIATED"):
+            return ["DROP"]
         if participant.state == "WRAP_UP":
             return ["UPDATE_CALL_DATA"]
         if participant.state == "ACTIVE":
@@ -373,7 +376,9 @@ class Cti:
         }
         if not states:
             return
-        derived: AgentState = "TALKING" if "ACTIVE" in states else "HOLD" if "HELD" in states else "RESERVED"
+        # Dialing out (INITIATING / INITIATED) already counts as talking, as the phone is off hook.
+        talking = bool(states & {"ACTIVE", "INITIATING", "INITIATED"})
+        derived: AgentState = "TALKING" if talking else "HOLD" if "HELD" in states else "RESERVED"
         if agent.state not in CALL_STATES:
             # Entering a call: remember where to return, and end any wrap-up in progress.
             agent.after_call_state = "READY" if agent.state in ("READY", "WORK_READY") else "NOT_READY"
@@ -455,16 +460,29 @@ class Cti:
     def _remove_participant(self, dialog: Dialog, agent_id: str) -> None:
         dialog.participants = [p for p in dialog.participants if p.agent_id != agent_id]
 
-    def _callee(self, dialog: Dialog, address: str, caller: Agent | None) -> Participant | AsyncError:
-        """The called party: a signed-in agent's extension rings (ALERTING), anything else is an outside
-        number that answers at once (the emulator does not model outside ringing)."""
+    def _callee_refusal(self, address: str, caller: Agent | None) -> AsyncError | None:
+        """Why ``address`` cannot be called now (calling oneself, a busy agent), or None."""
         callee = self.agent_on_extension(address)
         if callee is None:
-            return self._participant(address, None, "ACTIVE")
+            return None
         if callee is caller:
             return call_operation_failure("CALLING_SELF")
         if callee.state in CALL_STATES or self._on_call(callee.id):
             return DEVICE_BUSY
+        return None
+
+    def _callee(
+        self, dialog: Dialog, address: str, caller: Agent | None, *, outside_rings: bool = False
+    ) -> Participant | AsyncError:
+        """The called party: a signed-in agent's extension rings (ALERTING); anything else is an outside
+        number, which rings too for MAKE_CALL (``outside_rings``) and answers at once for consult and
+        single-step transfer calls (an emulator simplification)."""
+        refusal = self._callee_refusal(address, caller)
+        if refusal is not None:
+            return refusal
+        callee = self.agent_on_extension(address)
+        if callee is None:
+            return self._participant(address, None, "ALERTING" if outside_rings else "ACTIVE")
         participant = self._participant(address, callee, "ALERTING")
         self._start_ring_timer(dialog, callee.id)
         return participant
@@ -497,21 +515,31 @@ class Cti:
     def _settle(self, dialog: Dialog, request_id: str, *, wrap_up: bool = True) -> None:
         """After a change to ``dialog``: end it when fewer than two parties remain, let agents whose last
         call ended move on, publish POST / PUT / DELETE to every agent concerned, and forget it when done."""
-        if len(dialog.connected()) < 2:
+        # While dialing the calling agent is the only party; the far end joins when it rings.
+        dialing = bool(dialog.dialing) and bool(dialog.connected())
+        if not dialing and len(dialog.connected()) < 2:
             for participant in dialog.connected():
                 self._set_participant_state(participant, "DROPPED")
         if not any(p.state == "ALERTING" for p in dialog.participants) and dialog.ring_timer is not None:
             dialog.ring_timer.cancel()
             dialog.ring_timer = None
         ended = not dialog.connected()
-        dialog.state = (
-            "DROPPED"
-            if ended
-            else "ALERTING"
-            if any(p.state == "ALERTING" for p in dialog.participants)
+        if ended and dialog.progress_timer is not None:
+            dialog.progress_timer.cancel()
+            dialog.progress_timer = None
+        if ended:
+            dialog.state = "DROPPED"
+        elif dialog.dialing == "INITIATING":
+            dialog.state = "INITIATING"
+        elif dialog.dialing == "INITIATED":
+            dialog.state = "INITIATED"
+        elif (
+            any(p.state == "ALERTING" for p in dialog.participants)
             and sum(p.state in ("ACTIVE", "HELD") for p in dialog.participants) < 2
-            else "ACTIVE"
-        )
+        ):
+            dialog.state = "ALERTING"
+        else:
+            dialog.state = "ACTIVE"
         for participant in dialog.participants:
             if participant.agent_id is None or participant.state != "DROPPED":
                 continue
@@ -597,23 +625,81 @@ class Cti:
         if agent.state not in ("NOT_READY", "WORK", "WORK_READY") or self._on_call(agent_id):
             self._notifier.async_error(agent_id, INVALID_STATE, request_id)
             return
+        refusal = self._callee_refusal(to_address, agent)
+        if refusal is not None:
+            self._notifier.async_error(agent_id, refusal, request_id, dialogs=True)
+            return
         dialog = self._new_dialog(
             from_address=agent.extension, to_address=to_address, call_type="OUT", incoming=False
         )
         dialog.dialed_number = to_address
-        callee = self._callee(dialog, to_address, agent)
-        if isinstance(callee, AsyncError):
-            self.dialogs.pop(dialog.id)
-            self._audience.pop(dialog.id, None)
-            self._notifier.async_error(agent_id, callee, request_id, dialogs=True)
-            return
-        dialog.participants.append(self._participant(agent.extension, agent, "ACTIVE"))
-        dialog.participants.append(callee)
+        dialog.dialing = "INITIATING"
+        dialog.participants.append(self._participant(agent.extension, agent, "INITIATING"))
         self._settle(dialog, request_id)
         self._flush(request_id)
+        self._next_step(dialog, self.timing.make_call_initiated_delay_s, self._make_call_initiated)
+
+    def _next_step(self, dialog: Dialog, delay_s: float, step: Callable[[str], None]) -> None:
+        dialog_id = dialog.id
+        dialog.progress_timer = self._scheduler.call_later(delay_s, lambda: step(dialog_id))
+
+    def _make_call_initiated(self, dialog_id: str) -> None:
+        dialog = self.dialogs.get(dialog_id)
+        if dialog is None or dialog.dialing != "INITIATING":
+            return
+        dialog.progress_timer = None
+        dialog.dialing = "INITIATED"
+        for participant in dialog.participants:
+            if participant.state == "INITIATING":
+                self._set_participant_state(participant, "INITIATED")
+        self._settle(dialog, "")
+        self._flush("")
+        self._next_step(dialog, self.timing.make_call_alerting_delay_s, self._make_call_alerting)
+
+    def _make_call_alerting(self, dialog_id: str) -> None:
+        """The far end rings; the caller stays INITIATED until it answers. The callee is checked again:
+        an agent may have become busy or signed out while the call was being set up."""
+        dialog = self.dialogs.get(dialog_id)
+        if dialog is None or dialog.dialing != "INITIATED":
+            return
+        dialog.progress_timer = None
+        dialog.dialing = ""
+        caller_id = next(iter(dialog.agent_ids()), None)
+        caller = self.agents[caller_id] if caller_id is not None else None
+        callee = self._callee(dialog, dialog.to_address, caller, outside_rings=True)
+        if isinstance(callee, AsyncError):
+            if caller is not None:
+                self._notifier.async_error(caller.id, callee, "", dialogs=True)
+            for participant in dialog.participants:
+                self._set_participant_state(participant, "DROPPED")
+        else:
+            dialog.participants.append(callee)
+            if callee.agent_id is None and self._behaviour.outside_party_answers:
+                self._next_step(dialog, self.timing.outside_answer_delay_s, self._outside_party_answers)
+        self._settle(dialog, "")
+        self._flush("")
+
+    def _outside_party_answers(self, dialog_id: str) -> None:
+        dialog = self.dialogs.get(dialog_id)
+        if dialog is None:
+            return
+        dialog.progress_timer = None
+        self._answer_outside(dialog)
+
+    def _answer_outside(self, dialog: Dialog) -> bool:
+        for participant in dialog.participants:
+            if participant.agent_id is None and participant.state == "ALERTING":
+                if dialog.progress_timer is not None:
+                    dialog.progress_timer.cancel()
+                    dialog.progress_timer = None
+                self._answer(dialog, participant, "")
+                self._flush("")
+                return True
+        return False
 
     def answer_on_phone(self, dialog_id: str) -> bool:
-        """The alerting agent picks up the phone (control API); False when nobody is alerting."""
+        """The alerting party picks up (control API): the agent on its phone, else the outside number a
+        MAKE_CALL rings. False when nobody is alerting."""
         dialog = self.dialogs.get(dialog_id)
         if dialog is None:
             return False
@@ -622,7 +708,7 @@ class Cti:
                 self._answer(dialog, participant, "")
                 self._flush("")
                 return True
-        return False
+        return self._answer_outside(dialog)
 
     def customer_hangup(self, dialog_id: str) -> bool:
         """The outside party hangs up; False when the dialog has no connected outside party."""
@@ -681,6 +767,9 @@ class Cti:
             self._settle(dialog, request_id)
             return
         self._set_participant_state(participant, "ACTIVE")
+        for caller in dialog.participants:
+            if caller.state == "INITIATED":  # the caller of a MAKE_CALL is connected once answered
+                self._set_participant_state(caller, "ACTIVE")
         self._settle(dialog, request_id)
 
     # ------------------------------------------------------------------------------------ dialog actions

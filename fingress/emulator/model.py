@@ -16,12 +16,14 @@ AgentState = Literal[
 ]
 RequestableState = Literal["LOGIN", "READY", "NOT_READY", "LOGOUT"]
 MobileMode = Literal["CALL_BY_CALL", "NAILED_CONNECTION"]
-ParticipantState = Literal["INITIATED", "ALERTING", "ACTIVE", "HELD", "DROPPED", "WRAP_UP"]
-DialogState = Literal["INITIATED", "ALERTING", "ACTIVE", "DROPPED"]
+ParticipantState = Literal["INITIATING", "INITIATED", "ALERTING", "ACTIVE", "HELD", "DROPPED", "WRAP_UP"]
+DialogState = Literal["INITIATING", "INITIATED", "ALERTING", "ACTIVE", "DROPPED"]
+# A MAKE_CALL dialog before the far end rings: only the calling agent is a participant.
+DialingState = Literal["", "INITIATING", "INITIATED"]
 CallType = Literal["ACD_IN", "OUT", "CONSULT", "TRANSFER", "CONFERENCE", "AGENT_INSIDE"]
 
 # Participant states in which a party is still part of the call.
-CONNECTED_STATES: frozenset[str] = frozenset({"INITIATED", "ALERTING", "ACTIVE", "HELD"})
+CONNECTED_STATES: frozenset[str] = frozenset({"INITIATING", "INITIATED", "ALERTING", "ACTIVE", "HELD"})
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,10 @@ class Dialog:
     dtmf_digits: str = ""
     nailed_setup_for: str = ""
     ring_timer: TimerHandle | None = None
+    # MAKE_CALL progress: the dialog's state while dialing (before the far end rings), and the timer of
+    # its next step (INITIATED, far end ALERTING, outside party answering).
+    dialing: DialingState = ""
+    progress_timer: TimerHandle | None = None
 
     @property
     def uri(self) -> str:

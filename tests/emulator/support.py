@@ -26,6 +26,10 @@ FAST_TIMING = {
     "ring_timeout_s": 30.0,
     "nailed_answer_timeout_s": 30.0,
     "failure_detection_s": 0.0,
+    # MAKE_CALL steps at once on the manual clock (tests of the progression set their own delays).
+    "make_call_initiated_delay_s": 0.0,
+    "make_call_alerting_delay_s": 0.0,
+    "outside_answer_delay_s": 0.0,
 }
 
 

@@ -337,7 +337,7 @@ def test_make_call_from_not_ready_with_wrap_up_on_outgoing(lab: Harness) -> None
     lab.sign_in("1009", "1009001")
     lab.not_ready("1009", reason_code_id="1")
     lab.make_call("1009", "0201112222", request_id="mc")
-    post = _last_dialog(session)
+    post = session.dialog_events()[0]  # then INITIATED, ALERTING and ACTIVE follow (no delays here)
     assert post.event == "POST"
     assert post.request_id == "mc"
     assert post.text("data/dialogs/Dialog/mediaProperties/callType") == "OUT"
