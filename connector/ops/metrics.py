@@ -11,6 +11,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from connector.finesse.observer import FinesseCall
 
 SESSION_STATES = ("signing_in", "active", "link_down", "ended")
+# What a configuration reload did (connector.runtime.ReloadOutcome.outcome).
+RELOAD_OUTCOMES = ("applied", "unchanged", "refused", "invalid")
 
 
 class ConnectorMetrics:
@@ -57,6 +59,18 @@ class ConnectorMetrics:
             ["operation", "outcome"],
             registry=self.registry,
         )
+        self.reloads = Counter(
+            "fingress_connector_config_reloads",
+            "Configuration reloads by outcome (applied, unchanged, refused, invalid)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        for outcome in RELOAD_OUTCOMES:
+            self.reloads.labels(outcome=outcome)
+
+    def reload_finished(self, outcome: str) -> None:
+        """A reload ended with ``outcome`` (one of :data:`RELOAD_OUTCOMES`)."""
+        self.reloads.labels(outcome=outcome).inc()
 
     def session_moved(self, old: str | None, new: str | None) -> None:
         """A session changed state (``None``: it did not exist / no longer exists)."""

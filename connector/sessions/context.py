@@ -27,7 +27,12 @@ class SideTracker:
 
 @dataclass(frozen=True, slots=True)
 class SessionContext:
-    """The shared dependencies of the sessions; built once by the composition root."""
+    """The shared dependencies of the sessions; built once by the composition root.
+
+    ``config`` is the one field that changes after start: :meth:`replace_config` swaps it (a reload). Code
+    that reads ``context.config`` when it acts sees the new settings from then on; an operation that already
+    read it finishes on the settings it started with.
+    """
 
     config: ConnectorConfig
     # One REST client per configured side.
@@ -38,6 +43,14 @@ class SessionContext:
     now: Callable[[], datetime] = utc_now
     monotonic: Callable[[], float] = time.monotonic
     rng: random.Random = field(default_factory=random.Random)
+
+    def replace_config(self, config: ConnectorConfig) -> None:
+        """Swap the settings every session reads at use time (one reference, so the swap is atomic).
+
+        The caller (:meth:`connector.runtime.Connector.reload`) has checked that nothing baked into the
+        other fields (clients, links) differs in ``config``."""
+        # The dataclass stays frozen so nothing else can rebind a field; this is the one sanctioned write.
+        object.__setattr__(self, "config", config)
 
     def has_side(self, side: SideName) -> bool:
         return side in self.finesse

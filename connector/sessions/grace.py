@@ -6,17 +6,20 @@ nobody back, the configured :class:`~connector.config.GracePolicy` applies: ``ke
 ``not_ready`` asks for NOT_READY with its reason code (during a call Finesse makes that the pending state),
 ``logout`` goes NOT_READY first when needed (CCE signs out only from NOT_READY) and then signs out with its
 reason code, waiting for the call to end when the agent is on one.
+
+The grace and the policy are read when they are used (``settings`` is called when the timer starts and
+when it expires), so a configuration reload applies to sessions that exist already.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 import structlog
 
-from connector.config import GracePolicy
+from connector.config import GracePolicy, SessionsConfig
 from connector.finesse.commands import RequestedState, StateChange
 from connector.finesse.ids import AgentId, ReasonCodeId
 from connector.finesse.models import AgentState
@@ -58,12 +61,13 @@ class PresenceGrace:
     """The grace timer of one agent and the policy it applies when it expires."""
 
     # One per agent session: slots keep thousands of them small.
-    __slots__ = ("_deferred", "_grace_s", "_policy", "_session", "_timer")
+    __slots__ = ("_deferred", "_policy", "_session", "_settings", "_timer")
 
-    def __init__(self, *, session: GraceHost, grace_s: float, policy: GracePolicy) -> None:
+    def __init__(self, *, session: GraceHost, settings: Callable[[], SessionsConfig]) -> None:
         self._session = session
-        self._grace_s = grace_s
-        self._policy = policy
+        self._settings = settings
+        # The policy of the last expiry: a deferred policy applies as it was when the grace expired.
+        self._policy: GracePolicy = settings().grace_policy
         self._timer: asyncio.TimerHandle | None = None
         # The policy waits for the agent's call to end (see call_may_have_ended).
         self._deferred = False
@@ -73,7 +77,9 @@ class PresenceGrace:
         session = self._session
         if session.ended or self._timer is not None or not session.signed_in:
             return
-        self._timer = asyncio.get_running_loop().call_later(self._grace_s, self._expired)
+        self._timer = asyncio.get_running_loop().call_later(
+            self._settings().disconnect_grace_s, self._expired
+        )
 
     def cancel(self) -> None:
         """Stop the timer; the policy will not apply (the session ended)."""
@@ -98,6 +104,7 @@ class PresenceGrace:
         session = self._session
         if session.ended or session.subscriber_count > 0:
             return
+        self._policy = self._settings().grace_policy
         action = self._policy.action
         _log.info("grace_expired", agent_id=session.agent_id, policy=action, on_call=session.mirror.on_call)
         if action == "keep":

@@ -99,10 +99,8 @@ class AgentSession:
         self._recently_ended: deque[DialogId] = deque(maxlen=_RECENTLY_ENDED)
         self._links = LinkSupervisor(session=self, context=context)
         self._failover = SideFailover(session=self, context=context)
-        sessions = context.config.sessions
-        self._grace = PresenceGrace(
-            session=self, grace_s=sessions.disconnect_grace_s, policy=sessions.grace_policy
-        )
+        # Read at use time (not copied): a reload changes the grace of existing sessions too.
+        self._grace = PresenceGrace(session=self, settings=lambda: context.config.sessions)
         # Why the LOGOUT that is coming is expected (signed_out, idle_grace); None: a LOGOUT is forced.
         self._expected_logout: str | None = None
         self._background: set[asyncio.Task[Any]] = set()
