@@ -26,7 +26,7 @@ from connector.runtime import Connector, finesse_ssl_context
 from connector.sessions.xmpp_links import XmppLinkFactory
 from edge.tunnel.errors import ConfigError
 from fingress.logging_setup import LOG_FORMATS, configure_logging
-from fingress.loops import LOOPS, run_on
+from fingress.loops import CONNECTOR_LOOP, LOOPS, run_on
 
 
 def build_connector(config: ConnectorConfig) -> Connector:
@@ -64,8 +64,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--loop",
         choices=LOOPS,
-        default="asyncio",
-        help="event loop (default asyncio: the connector on uvloop lost XMPP links under load)",
+        default=CONNECTOR_LOOP,
+        help=f"event loop (default {CONNECTOR_LOOP}: the connector on uvloop lost XMPP links under load)",
     )
     parser.set_defaults(run=run)
 

@@ -19,7 +19,7 @@ from fingress.bench.fleet import Fleet, Progress
 from fingress.bench.report import render_table
 from fingress.bench.stack import SpawnedStack, StackOptions
 from fingress.bench.target import Target, target_from_demo_json
-from fingress.demo.loops import DEFAULT_LOOP, LOOPS
+from fingress.loops import DEFAULT_LOOP, LOOPS
 
 SCENARIOS = ("events", "requests", "storm", "flap")
 # No run outlives this, whatever --duration-s says.

@@ -11,7 +11,10 @@ import sys
 from collections.abc import Sequence
 
 from fingress.cli import main as fingress_main
-from fingress.demo.loops import LOOPS
+from fingress.loops import LOOPS
+
+# Subcommands with a --loop option of their own.
+_HAS_LOOP_OPTION = ("edge", "connector")
 
 
 def main(argv: Sequence[str]) -> int:
@@ -21,12 +24,16 @@ def main(argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    if argv[0] == "uvloop":
+    loop, command = argv[0], list(argv[1:])
+    if command and command[0] in _HAS_LOOP_OPTION:
+        # These choose their loop themselves (fingress edge defaults to uvloop): say which one explicitly.
+        return fingress_main([command[0], "--loop", loop, *command[1:]])
+    if loop == "uvloop":
         import uvloop  # only when asked for
 
         # Set at process entry, before the subcommand's asyncio.run creates its loop.
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    return fingress_main(list(argv[1:]))
+    return fingress_main(command)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from edge.tunnel.errors import FingressError
-from fingress.demo.loops import DEFAULT_LOOP, LOOPS, run_on
 from fingress.demo.ports import DEFAULT_BASE_PORT, DemoPorts
 from fingress.demo.system import DEFAULT_DATA_DIR, DemoOptions, DemoSystem
 from fingress.demo.walkthrough import render_walkthrough
 from fingress.logging_setup import LOG_FORMATS, configure_logging
+from fingress.loops import DEFAULT_LOOP, LOOPS, run_on
 
 
 def _grace_s(text: str) -> float:
