@@ -232,6 +232,11 @@ async def test_edge_and_connector_processes_with_certs_from_the_cli(
     await edge.wait_for_log("certificate_reloaded", listener="tunnel")
 
     # SIGHUP on the connector: a live setting applies; a broken file is logged and changes nothing.
+    connector_admin = url_in(
+        next(line for line in connector.stdout if line.startswith("connector admin")), "http"
+    )
+    async with httpx.AsyncClient(timeout=seconds(5)) as client:
+        readiness_before = await client.get(connector_admin)
     with connector_file.open("a") as file:
         file.write("\n[sessions]\ndisconnect_grace_s = 45.0\n")
     connector.process.send_signal(signal.SIGHUP)
@@ -240,14 +245,17 @@ async def test_edge_and_connector_processes_with_certs_from_the_cli(
     connector.process.send_signal(signal.SIGHUP)
     failed = await connector.wait_for_log("config_reload_failed")
     assert "not valid TOML" in " ".join(failed["problems"])
-    connector_admin = url_in(
-        next(line for line in connector.stdout if line.startswith("connector admin")), "http"
-    )
     async with httpx.AsyncClient(timeout=seconds(5)) as client:
+        readiness_after = await client.get(connector_admin)
         assert (await client.get(connector_admin.replace("/readyz", "/healthz"))).status_code == 200
         metrics = (await client.get(connector_admin.replace("/readyz", "/metrics"))).text
     assert 'fingress_connector_config_reloads_total{outcome="applied"} 1.0' in metrics
     assert 'fingress_connector_config_reloads_total{outcome="invalid"} 1.0' in metrics
+    # /readyz answers as before the reloads (Finesse is nowhere in this test: the same answer, not 200).
+    assert (readiness_after.status_code, readiness_after.json()) == (
+        readiness_before.status_code,
+        readiness_before.json(),
+    )
     # The tunnel still serves: the edge stays ready through the connector.
     assert await eventually_ready(admin_url) == {"ready": True}
 
