@@ -54,6 +54,7 @@ class SimulatedAgent:
         self._reader: asyncio.Task[None] | None = None
         self._cause_sent_at: float | None = None
         self._waiters: list[tuple[Predicate, asyncio.Future[Frame]]] = []
+        self._wrap_up_reason: str | None = None
         self.closed = asyncio.Event()
 
     def __repr__(self) -> str:
@@ -78,10 +79,20 @@ class SimulatedAgent:
         if answer.status_code not in (200, 202):
             raise AgentFailed(f"agent {self.spec.id}: {state} answered {answer.status_code} {_code(answer)}")
 
-    async def act(self, dialog_id: str, action: str) -> None:
-        answer = await self.call("POST", f"/api/v1/dialogs/{dialog_id}/actions", {"action": action})
+    async def act(self, dialog_id: str, action: str, **extra: Any) -> None:
+        answer = await self.call("POST", f"/api/v1/dialogs/{dialog_id}/actions", {"action": action, **extra})
         if answer.status_code not in (200, 202):
             raise AgentFailed(f"agent {self.spec.id}: {action} answered {answer.status_code} {_code(answer)}")
+
+    async def wrap_up_reason(self) -> str:
+        """The first wrap-up reason Finesse offers this agent (read once, as an app caches its picker)."""
+        if self._wrap_up_reason is None:
+            answer = await self.call("GET", "/api/v1/wrap-up-reasons")
+            reasons = answer.json().get("wrap_up_reasons") if answer.status_code == 200 else None
+            if not reasons:
+                raise AgentFailed(f"agent {self.spec.id}: no wrap-up reasons ({answer.status_code})")
+            self._wrap_up_reason = str(reasons[0]["label"])
+        return self._wrap_up_reason
 
     # --- the event socket ----------------------------------------------------------------------------
 

@@ -45,16 +45,24 @@ async def call_cycle(
     await agent.wait(reserved, timeout_s=timeout_s)
     agent.caused_by(None)
     await agent.act(dialog_id, "ANSWER")
-    # Wrap-up follows where the agent's profile allows it; otherwise the agent is READY at once.
+    await hang_up_and_wrap_up(fleet, agent, dialog_id, shard=shard)
+
+
+async def hang_up_and_wrap_up(
+    fleet: Fleet, agent: SimulatedAgent, dialog_id: str, *, shard: int = 0
+) -> None:
+    """The customer hangs up; the agent wraps up where its profile has wrap-up (a reason first: profiles
+    with REQUIRED_WITH_WRAP_UP_DATA refuse to leave wrap-up without one), then goes READY."""
     wrap_up = agent.expect(_call_over)
     agent.caused_by(time.perf_counter())
     hung_up = await fleet.control_call("POST", f"/emulator/calls/{dialog_id}/hangup", shard=shard)
     if hung_up.status_code != 200:
         agent.caused_by(None)
         raise AgentFailed(f"agent {agent.spec.id}: hangup refused: {hung_up.status_code}")
-    after_call = await agent.wait(wrap_up, timeout_s=timeout_s)
+    after_call = await agent.wait(wrap_up, timeout_s=fleet.timeout_s)
     agent.caused_by(None)
     if after_call["data"]["state"] != "READY":
+        await agent.act(dialog_id, "UPDATE_CALL_DATA", wrap_up_reason=await agent.wrap_up_reason())
         await agent.set_state("READY")
 
 

@@ -84,8 +84,7 @@ async def test_edge_restarted_apps_resume_with_since(stack: ResilienceStack) -> 
             await agent.open_events(resume=True)
             await agent.wait(created, timeout_s=seconds(10))
             await agent.act(dialog_id, "ANSWER")
-            await fleet.control_call("POST", f"/emulator/calls/{dialog_id}/hangup")
-            await agent.set_state("READY")
+            await scenarios.hang_up_and_wrap_up(fleet, agent, dialog_id)
 
         async with asyncio.timeout(seconds(30)):
             await asyncio.gather(
