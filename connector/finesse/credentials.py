@@ -51,11 +51,20 @@ class BearerCredentials:
 
     agent_id: AgentId
     token: str = field(repr=False)
+    # The token's `exp` (epoch seconds) as the edge verified it; None when unknown.
+    expires_at: float | None = None
 
     def __post_init__(self) -> None:
         _check_agent_id(self.agent_id)
         if len(self.token) > MAX_SECRET_CHARS or not _TOKEN.fullmatch(self.token):
             raise BadRequest("invalid_finesse_credentials", "the bearer token is not a valid token")
+
+    def outlives(self, other: BearerCredentials) -> bool:
+        """Whether this token lives at least as long as ``other`` (an unknown expiry never wins over a known
+        one): a late request carrying an older token must not replace a fresher one."""
+        if other.expires_at is None:
+            return True
+        return self.expires_at is not None and self.expires_at >= other.expires_at
 
     def authorization(self) -> str:
         """The ``Authorization`` header value."""

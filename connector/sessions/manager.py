@@ -168,15 +168,18 @@ class SessionManager:
         if session is None:
             raise NotFound("no_session", "the agent is not signed in through fingress: sign in first")
         if self._ctx.config.finesse.auth_mode == "bearer" and principal.token:
-            # A refreshed token replaces the one the session holds.
-            session.use_credentials(BearerCredentials(principal.agent_id, principal.token))
+            session.refresh_token(
+                BearerCredentials(principal.agent_id, principal.token, expires_at=principal.token_expires_at)
+            )
         return session
 
     def _credentials(self, principal: Principal, body: SignInBody) -> Credentials:
         if self._ctx.config.finesse.auth_mode == "bearer":
             if not principal.token:
                 raise Unauthorized("finesse_token_missing", "the edge did not forward the caller's token")
-            return BearerCredentials(principal.agent_id, principal.token)
+            return BearerCredentials(
+                principal.agent_id, principal.token, expires_at=principal.token_expires_at
+            )
         if body.finesse_password is None:
             raise BadRequest("finesse_password_required", "finesse_password is required to sign in")
         return PasswordCredentials(principal.agent_id, body.finesse_password.get_secret_value())

@@ -25,7 +25,7 @@ import structlog
 
 from connector.finesse.client import Accepted, FinesseClient, new_request_id
 from connector.finesse.commands import DialogAction, MakeCall, RequestedState, SignIn, StateChange
-from connector.finesse.credentials import Credentials
+from connector.finesse.credentials import BearerCredentials, Credentials
 from connector.finesse.errors import FinesseProtocolError, SideOutOfService, SideUnreachable
 from connector.finesse.ids import AgentId, DialogId, RequestId
 from connector.finesse.models import (
@@ -155,8 +155,15 @@ class AgentSession:
         return f"/finesse/api/User/{self.agent_id}"
 
     def use_credentials(self, credentials: Credentials) -> None:
-        """Replace the credential (a newer bearer token, or the password given at a new sign-in)."""
+        """Replace the credential (the password or token given at a new sign-in)."""
         self._credentials = credentials
+
+    def refresh_token(self, credentials: BearerCredentials) -> None:
+        """A request carried a bearer token: keep it if it lives at least as long as the one held, so the
+        next reconnect uses the freshest token and a late request with an older one changes nothing."""
+        held = self._credentials
+        if not isinstance(held, BearerCredentials) or credentials.outlives(held):
+            self._credentials = credentials
 
     def expect_logout(self, why: str) -> None:
         """The LOGOUT that is coming is expected: the session ends with ``why`` as its reason."""

@@ -118,9 +118,11 @@ class Harness:
         query: str = "",
         *,
         token: str | None = None,
+        token_expires_at: float | None = None,
     ) -> tuple[int, Any]:
         """One public API request as the tunnel delivers it; an ApiError becomes (status, wire form).
-        ``token`` is the caller's bearer token as the edge forwards it (policy ``forward_token``)."""
+        ``token`` is the caller's bearer token as the edge forwards it (policy ``forward_token``), with
+        the ``exp`` the edge verified."""
         self._ids += 1
         request = TunnelRequest(
             request_id=f"t-{self._ids}",
@@ -129,7 +131,9 @@ class Harness:
             query=query,
             headers={},
             body=json.dumps(body).encode() if body is not None else b"",
-            principal=Principal(agent_id=AgentId(agent), subject=agent, token=token),
+            principal=Principal(
+                agent_id=AgentId(agent), subject=agent, token=token, token_expires_at=token_expires_at
+            ),
         )
         try:
             async with asyncio.timeout(seconds(10)):

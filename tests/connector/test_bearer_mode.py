@@ -109,7 +109,12 @@ async def sso(
 
 async def _sign_in(harness: Harness, token: str | None) -> tuple[int, dict[str, object]]:
     status, body = await harness.call(
-        AGENT, "POST", "/api/v1/agent/session", {"extension": AGENT}, token=token
+        AGENT,
+        "POST",
+        "/api/v1/agent/session",
+        {"extension": AGENT},
+        token=token,
+        token_expires_at=_exp(token),
     )
     return status, body
 
@@ -118,8 +123,15 @@ async def _state(harness: Harness, state: str, token: str | None) -> tuple[int, 
     body: dict[str, str] = {"state": state}
     if state == "NOT_READY":
         body["reason_code_id"] = "1"
-    status, answer = await harness.call(AGENT, "PUT", "/api/v1/agent/state", body, token=token)
+    status, answer = await harness.call(
+        AGENT, "PUT", "/api/v1/agent/state", body, token=token, token_expires_at=_exp(token)
+    )
     return status, answer
+
+
+def _exp(token: str | None) -> float | None:
+    """What the edge forwards beside a token: the ``exp`` it verified."""
+    return None if token is None else _expiry(token)
 
 
 async def test_the_forwarded_token_signs_in_and_changes_state(sso: SsoSetup) -> None:
@@ -177,6 +189,25 @@ async def test_a_newer_token_replaces_the_held_one_for_requests_and_reconnects(s
     await sink.wait_for(of_type("agent.updated", state="READY"))
     assert "session.ended" not in sink.types()
     assert sso.traffic.by_token.get(first, 0) == used_before, "the expired token is never sent again"
+
+
+async def test_a_late_request_with_an_older_token_keeps_the_fresher_one(sso: SsoSetup) -> None:
+    harness = sso.harness
+    fresh = sso.issuer.mint(lifetime_s=600)
+    status, agent = await _sign_in(harness, fresh)
+    assert status == 200, agent
+    # A request that was delayed (an app retrying, a second device) carries an older, still valid token.
+    older = sso.issuer.mint(lifetime_s=60)
+    status, agent = await _state(harness, "READY", older)
+    assert (status, agent["state"]) == (200, "READY")
+
+    sso.links.cut(AGENT)
+
+    async def reconnected() -> bool:
+        return len(sso.links.tokens_used) >= 2
+
+    await eventually(reconnected)
+    assert sso.links.tokens_used == [fresh, fresh], "the reconnect keeps the token that lives longer"
 
 
 async def test_a_refused_token_is_a_clear_401_sent_once(sso: SsoSetup) -> None:
