@@ -138,17 +138,3 @@ class EventsTicket(BaseModel):
 
     ticket: str
     expires_in_s: int
-
-
-class Problem(BaseModel):
-    """RFC 9457 problem details, as every error of the public API is rendered. Some codes add members:
-    ``errors`` (invalid_body, invalid_query: ``[{field, message}]``), ``reason`` (invalid_token),
-    ``retry_after_s`` (rate_limited), and whatever the connector adds (e.g. ``devices``)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    code: str

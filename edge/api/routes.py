@@ -13,7 +13,28 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
-from edge.api import models
+from edge.api import models, responses
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One documented answer of a route: its status and body shape (several models: any one of them)."""
+
+    status: int
+    description: str
+    models: tuple[type[BaseModel], ...] = ()
+    # Errors are application/problem+json; everything else application/json.
+    problem: bool = False
+
+
+_AGENT = Answer(200, "The agent, as Finesse confirmed it", (responses.Agent,))
+_PENDING = Answer(
+    202, "Accepted by Finesse, not confirmed in time: the outcome arrives as an event", (responses.Pending,)
+)
+_DIALOG = Answer(200, "The call, as Finesse confirmed it", (responses.Dialog, responses.EndedDialog))
+_NO_SESSION = Answer(
+    404, "no_session: the agent is not signed in through fingress", (responses.Problem,), True
+)
 
 
 class Handling(StrEnum):
@@ -40,6 +61,8 @@ class RouteSpec:
     # Sign-in gets the stricter rate limit.
     sign_in: bool = False
     authenticated: bool = True
+    # The answers this route documents besides the errors every route can give.
+    answers: tuple[Answer, ...] = ()
 
     @property
     def key(self) -> str:
@@ -51,7 +74,7 @@ class RouteSpec:
 _PARAM_PATTERN = r"[0-9A-Za-z_-]{1,64}"
 
 ROUTES: tuple[RouteSpec, ...] = (
-    RouteSpec("GET", "/api/v1/agent", "getAgent", "The caller's agent"),
+    RouteSpec("GET", "/api/v1/agent", "getAgent", "The caller's agent", answers=(_AGENT, _NO_SESSION)),
     RouteSpec(
         "POST",
         "/api/v1/agent/session",
@@ -60,6 +83,16 @@ ROUTES: tuple[RouteSpec, ...] = (
         body=models.SignIn,
         audit_action="sign_in",
         sign_in=True,
+        answers=(
+            _AGENT,
+            _PENDING,
+            Answer(
+                409,
+                "device_selection_required (sign in again with one of `devices`), or another conflict",
+                (responses.DeviceSelectionProblem, responses.Problem),
+                True,
+            ),
+        ),
     ),
     RouteSpec(
         "DELETE",
@@ -69,6 +102,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         body=models.SignOut,
         body_required=False,
         audit_action="sign_out",
+        answers=(_AGENT, _PENDING, _NO_SESSION),
     ),
     RouteSpec(
         "PUT",
@@ -77,12 +111,38 @@ ROUTES: tuple[RouteSpec, ...] = (
         "Go READY or NOT_READY",
         body=models.StateChange,
         audit_action="state_change",
+        answers=(_AGENT, _PENDING, _NO_SESSION),
     ),
-    RouteSpec("GET", "/api/v1/reason-codes", "listReasonCodes", "Reason codes", query=models.ReasonCodeQuery),
-    RouteSpec("GET", "/api/v1/wrap-up-reasons", "listWrapUpReasons", "Wrap-up reasons"),
-    RouteSpec("GET", "/api/v1/dialogs", "listDialogs", "The agent's calls"),
     RouteSpec(
-        "POST", "/api/v1/dialogs", "makeCall", "Make a call", body=models.MakeCall, audit_action="make_call"
+        "GET",
+        "/api/v1/reason-codes",
+        "listReasonCodes",
+        "Reason codes",
+        query=models.ReasonCodeQuery,
+        answers=(Answer(200, "The reason codes of the category", (responses.ReasonCodeList,)), _NO_SESSION),
+    ),
+    RouteSpec(
+        "GET",
+        "/api/v1/wrap-up-reasons",
+        "listWrapUpReasons",
+        "Wrap-up reasons",
+        answers=(Answer(200, "The agent's wrap-up reasons", (responses.WrapUpReasonList,)), _NO_SESSION),
+    ),
+    RouteSpec(
+        "GET",
+        "/api/v1/dialogs",
+        "listDialogs",
+        "The agent's calls",
+        answers=(Answer(200, "The agent's current calls", (responses.DialogList,)), _NO_SESSION),
+    ),
+    RouteSpec(
+        "POST",
+        "/api/v1/dialogs",
+        "makeCall",
+        "Make a call",
+        body=models.MakeCall,
+        audit_action="make_call",
+        answers=(_DIALOG, _PENDING, _NO_SESSION),
     ),
     RouteSpec(
         "POST",
@@ -91,6 +151,11 @@ ROUTES: tuple[RouteSpec, ...] = (
         "Act on one of the agent's calls",
         body=models.DialogAction,
         audit_action="dialog_action",
+        answers=(
+            _DIALOG,
+            _PENDING,
+            Answer(404, "dialog_not_found or no_session", (responses.Problem,), True),
+        ),
     ),
     RouteSpec(
         "POST",
@@ -98,6 +163,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         "createEventsTicket",
         "A one-time ticket for the event socket",
         handling=Handling.TICKET,
+        answers=(Answer(201, "The ticket", (models.EventsTicket,)),),
     ),
     RouteSpec("GET", "/api/v1/events", "events", "The event stream (WebSocket)", handling=Handling.EVENTS),
     RouteSpec(
