@@ -48,9 +48,7 @@ async def call_cycle(
     await hang_up_and_wrap_up(fleet, agent, dialog_id, shard=shard)
 
 
-async def hang_up_and_wrap_up(
-    fleet: Fleet, agent: SimulatedAgent, dialog_id: str, *, shard: int = 0
-) -> None:
+async def hang_up_and_wrap_up(fleet: Fleet, agent: SimulatedAgent, dialog_id: str, *, shard: int = 0) -> None:
     """The customer hangs up; the agent wraps up where its profile has wrap-up (a reason first: profiles
     with REQUIRED_WITH_WRAP_UP_DATA refuse to leave wrap-up without one), then goes READY."""
     wrap_up = agent.expect(_call_over)
