@@ -243,8 +243,8 @@ class XmppConnection:
         iq_id = send(self._loop.time())
         waiter: asyncio.Future[IqResult | IqError] = self._loop.create_future()
         self._waiters[iq_id] = waiter
-        self._wake_pump()
         try:
+            self._wake_pump()
             answer = await waiter
         finally:
             self._waiters.pop(iq_id, None)
@@ -257,7 +257,8 @@ class XmppConnection:
 
     def _wake_pump(self) -> None:
         """Make the pump flush output and look at the deadlines now (it may be waiting for input)."""
-        if self._timeout is not None:
+        # An expiring timeout is already waking the pump (and may no longer be rescheduled).
+        if self._timeout is not None and not self._timeout.expired():
             self._timeout.reschedule(self._loop.time())
 
     async def _pump(self) -> None:
@@ -292,12 +293,19 @@ class XmppConnection:
     async def _flush(self) -> None:
         while pieces := self._session.data_to_send():
             try:
-                await self._link.send(pieces)
+                # A peer that stopped reading would hold the pump here, where no ping timeout can fire.
+                async with asyncio.timeout(self._options.ping_timeout_s):
+                    await self._link.send(pieces)
+            except TimeoutError:
+                text = f"could not write for {self._options.ping_timeout_s:g} s"
+                failure = SessionFailed(errors.TIMEOUT, "connection-timeout", text)
             except XmppError as error:
                 failure = SessionFailed(error.reason, error.condition, error.detail)
-                self._session.connection_lost(self._loop.time(), failure=failure)
-                await self._dispatch()
-                return
+            else:
+                continue
+            self._session.connection_lost(self._loop.time(), failure=failure)
+            await self._dispatch()
+            return
 
     async def _dispatch(self) -> None:
         for event in self._session.events_received():

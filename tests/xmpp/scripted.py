@@ -19,7 +19,7 @@ from websockets.typing import Subprotocol
 from connector.xmpp.endpoint import XmppEndpoint
 from tests.xmpp import transcripts as t
 
-Behaviour = Literal["silent", "drop", "hostile", "mute", "big", "pong"]
+Behaviour = Literal["silent", "drop", "hostile", "mute", "big", "pong", "deaf"]
 PING_ID = re.compile(r"<iq[^>]* id=\"(fx\d+)\"[^>]*><ping ")
 # A notification far larger than one TLS record or read (but within the default stanza limit).
 BIG_TEXT = "<Update>" + "&<>x" * 12_000 + "</Update>"  # ~170 KB once escaped
@@ -62,6 +62,8 @@ class ScriptedServer:
     pings_answered: int = 0
     three_pings_answered: asyncio.Event = field(default_factory=asyncio.Event)
     disconnected: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set when the test is done with the server: a handler that waits on nothing else ends then.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
     endpoint: XmppEndpoint | None = None
 
     @property
@@ -97,6 +99,10 @@ class ScriptedServer:
             await send([hostile])
         if self.behaviour == "big":
             await send([BIG_ITEM, BIG_ITEM])
+        if self.behaviour == "deaf":  # stops reading: the client's writes back up
+            await self.stopping.wait()
+            abort()  # a graceful close would first read everything the client queued
+            return
         while (data := await receive()) is not None:  # "silent": never answers a ping
             self.received.append(data)
             if self.behaviour == "pong":
@@ -138,8 +144,11 @@ async def tls_server(behaviour: Behaviour, context: ssl.SSLContext) -> AsyncIter
         host="127.0.0.1", port=port, transport="tls", server_hostname="localhost"
     )
     async with server:
-        yield scripted
-        server.close()
+        try:
+            yield scripted
+        finally:
+            scripted.stopping.set()
+            server.close()
 
 
 @contextlib.asynccontextmanager
@@ -179,4 +188,7 @@ async def websocket_server(
         scripted.endpoint = XmppEndpoint(
             host="127.0.0.1", port=port, path="/ws/", server_hostname="localhost"
         )
-        yield scripted
+        try:
+            yield scripted
+        finally:
+            scripted.stopping.set()

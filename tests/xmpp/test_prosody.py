@@ -161,6 +161,21 @@ async def test_ping_round_trip(
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_many_requests_at_once_are_all_answered(
+    prosody: ProsodyServer, trusting_context: ssl.SSLContext, transport: TransportKind
+) -> None:
+    connection = await connect(prosody, trusting_context, transport)
+    try:
+        async with asyncio.timeout(seconds(5)):
+            round_trips = await asyncio.gather(*(connection.ping() for _ in range(200)))
+        assert len(round_trips) == 200
+        assert connection.is_open
+    finally:
+        async with asyncio.timeout(seconds(5)):
+            await connection.close()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_bad_password_is_an_auth_failure(
     prosody: ProsodyServer, trusting_context: ssl.SSLContext, transport: TransportKind
 ) -> None:

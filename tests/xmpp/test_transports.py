@@ -9,6 +9,7 @@ import socket
 import ssl
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from xml.etree.ElementTree import Element
 
 import pytest
 
@@ -316,3 +317,28 @@ async def test_a_stanza_over_the_size_limit_is_a_policy_violation_on_both_transp
             outcome = await connection.wait_closed()
     assert isinstance(outcome, SessionFailed)
     assert (outcome.reason, outcome.condition) == (errors.STREAM_ERROR, "policy-violation")
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_peer_that_stops_reading_ends_the_session_when_writes_stall(
+    transport: TransportKind, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
+) -> None:
+    # No keep-alive ping in the test's time: only the stalled write can notice.
+    options = SessionOptions(ping_interval_s=60, ping_timeout_s=seconds(0.3), close_timeout_s=seconds(0.3))
+    payload = Element("{urn:example:bulk}data")
+    payload.text = "x" * 65536
+    async with connected(transport, "deaf", server_ssl_context, client_ssl_context, options) as (
+        _,
+        connection,
+    ):
+        requests: list[asyncio.Task[object]] = []
+        async with asyncio.timeout(seconds(10)):
+            while connection.is_open and len(requests) < 400:  # 25 MiB: far more than loopback buffers
+                requests.append(asyncio.create_task(connection.request("set", payload)))
+                await asyncio.sleep(0)
+            outcome = await connection.wait_closed()
+            answers = await asyncio.gather(*requests, return_exceptions=True)
+        assert isinstance(outcome, SessionFailed)
+        assert (outcome.reason, outcome.condition) == (errors.TIMEOUT, "connection-timeout")
+        assert outcome.text.startswith("could not write")
+        assert all(isinstance(answer, XmppError) for answer in answers)
