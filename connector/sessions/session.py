@@ -247,10 +247,7 @@ class AgentSession:
             self.publish(draft)
 
     async def agent(self) -> Reply:
-        view = self.mirror.agent_json()
-        if view is None:
-            view = self._render_agent(None)
-        return Reply(200, view)
+        return Reply(200, self._render_agent())
 
     async def reason_codes(self, category: ReasonCodeCategory) -> Reply:
         codes = self._reason_codes.get(category)
@@ -384,10 +381,11 @@ class AgentSession:
             raise Conflict("not_signed_in", "sign in with an extension first")
         return extension
 
-    def _render_agent(self, update: Update | None) -> JsonObject:
-        if update is not None and isinstance(update.data, User):
-            return self.mirror.agent_json() or {}
-        return self.mirror.agent_json() or {"id": self.agent_id, "signed_in": False}
+    def _render_agent(self, _update: Update | None = None) -> JsonObject:
+        view = self.mirror.agent_json()
+        if view is None:  # only before Finesse has answered the sign-in's first read of the User
+            raise Unavailable("agent_unknown", "Finesse has not reported this agent yet; try again")
+        return view
 
     def _render_dialog(self, update: Update, dialog_id: DialogId | None) -> JsonObject:
         dialogs = dialogs_in(update)
