@@ -163,17 +163,67 @@ def register_user(server: ProsodyServer, username: str, password: str) -> None:
     )
 
 
-def _drain(process: subprocess.Popen[str], server: ProsodyServer, ready: threading.Event) -> None:
-    """Read Prosody's console log until it exits; set ``ready`` once both listeners are up."""
+@dataclass
+class _Startup:
+    """What the log says about a start: ``ready`` is set once both listeners are up, or it failed."""
+
+    ready: threading.Event = field(default_factory=threading.Event)
+    port_taken: bool = False
+
+
+def _drain(process: subprocess.Popen[str], server: ProsodyServer, startup: _Startup) -> None:
+    """Read Prosody's console log until it exits, noting when its listeners are up."""
     wanted = {f":{server.c2s_tls_port}", f":{server.https_port}"}
     assert process.stdout is not None
     for line in process.stdout:
         server.log_lines.append(line.rstrip())
+        if "Failed to open server port" in line:
+            startup.port_taken = True  # another process took it since _free_port() released it
+            startup.ready.set()
         if "Activated service" in line:
             wanted = {port for port in wanted if port not in line}
             if not wanted:
-                ready.set()
-    ready.set()  # exited: let the waiter look at the process
+                startup.ready.set()
+    startup.ready.set()  # exited: let the waiter look at the process
+
+
+@dataclass(frozen=True)
+class _Settings:
+    authentication: str
+    disabled_mechanisms: tuple[str, ...]
+    admins: list[str]
+
+
+def _write_config(server: ProsodyServer, settings: _Settings) -> None:
+    """Pick fresh ports and write the configuration for them."""
+    server.c2s_tls_port, server.https_port = _free_port(), _free_port()
+    server.config_path.write_text(
+        _config(
+            directory=server.config_path.parent,
+            domain=server.domain,
+            c2s_tls_port=server.c2s_tls_port,
+            https_port=server.https_port,
+            authentication=settings.authentication,
+            disabled_mechanisms=settings.disabled_mechanisms,
+            admins=settings.admins,
+        )
+    )
+    _hand_over(server.config_path.parent)
+
+
+def _launch(binary: str, server: ProsodyServer) -> tuple[subprocess.Popen[str], threading.Thread, _Startup]:
+    process = subprocess.Popen(
+        [*_as_prosody(), binary, "-F", "--config", str(server.config_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    startup = _Startup()
+    drainer = threading.Thread(target=_drain, args=(process, server, startup), daemon=True)
+    drainer.start()
+    startup.ready.wait(seconds(20))
+    return process, drainer, startup
 
 
 @contextlib.contextmanager
@@ -205,36 +255,23 @@ def running_prosody(
         server = ProsodyServer(
             domain=domain,
             host="127.0.0.1",
-            c2s_tls_port=_free_port(),
-            https_port=_free_port(),
+            c2s_tls_port=0,
+            https_port=0,
             config_path=directory / "prosody.cfg.lua",
         )
-        server.config_path.write_text(
-            _config(
-                directory=directory,
-                domain=domain,
-                c2s_tls_port=server.c2s_tls_port,
-                https_port=server.https_port,
-                authentication=authentication,
-                disabled_mechanisms=disabled_mechanisms,
-                admins=[f"{admin}@{domain}" for admin in admins],
-            )
-        )
-        _hand_over(directory)
+        settings = _Settings(authentication, disabled_mechanisms, [f"{admin}@{domain}" for admin in admins])
+        _write_config(server, settings)
         for username, password in users.items():
             register_user(server, username, password)
-        process = subprocess.Popen(
-            [*_as_prosody(), binary, "-F", "--config", str(server.config_path)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        ready = threading.Event()
-        drainer = threading.Thread(target=_drain, args=(process, server, ready), daemon=True)
-        drainer.start()
+        for _attempt in range(3):
+            process, drainer, startup = _launch(binary, server)
+            if not startup.port_taken:
+                break
+            _stop(process)
+            drainer.join(seconds(5))
+            _write_config(server, settings)  # fresh ports; the accounts stay in the data directory
         try:
-            if not ready.wait(seconds(20)) or process.poll() is not None:
+            if not startup.ready.is_set() or startup.port_taken or process.poll() is not None:
                 raise RuntimeError(f"Prosody did not start:\n{server.log_tail()}")
             yield server
         finally:
