@@ -236,7 +236,10 @@ def parse_frame(
 
     Raises :class:`ProtocolError` whose ``reason`` is the stream-error condition to send.
     """
-    raw = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        raw = data.encode("utf-8") if isinstance(data, str) else data
+    except UnicodeEncodeError:  # lone surrogates: text no XML document can hold
+        raise ProtocolError("not-well-formed", "the frame is not valid Unicode text") from None
     if len(raw) > max_bytes:
         raise ProtocolError("policy-violation", f"frame larger than {max_bytes} bytes")
     builder = _TreeBuilder(stanza_depth=0, max_depth=max_depth, max_stanza_bytes=max_bytes)
