@@ -19,15 +19,6 @@ from tests.xmpp.prosody import ProsodyServer, running_prosody
 USERS = {"agent1": "agent1-pass", "agent2": "agent2-pass", "publisher": "publisher-pass"}
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """pytest-timeout's default SIGALRM cannot interrupt uvloop idling in C (a hang would last forever):
-    here the timeout watches from a thread and ends the run with every stack dumped instead."""
-    here = Path(__file__).parent
-    for item in items:
-        if item.path.is_relative_to(here):
-            item.add_marker(pytest.mark.timeout(60, method="thread"))
-
-
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
 ) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
