@@ -1,4 +1,5 @@
-"""XML namespaces the client speaks (RFC 6120, RFC 7395, XEP-0060, XEP-0199) and Clark-name helpers."""
+"""XML namespaces of XMPP (RFC 6120, RFC 7395, XEP-0060, XEP-0199) and Clark-name helpers; the emulator's
+servers use this list too, so both ends agree by construction."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ SESSION = "urn:ietf:params:xml:ns:xmpp-session"
 PING = "urn:xmpp:ping"
 PUBSUB = "http://jabber.org/protocol/pubsub"
 PUBSUB_EVENT = "http://jabber.org/protocol/pubsub#event"
+PUBSUB_ERRORS = "http://jabber.org/protocol/pubsub#errors"
+XML = "http://www.w3.org/XML/1998/namespace"
 
 
 def qname(namespace: str, local: str) -> str:
