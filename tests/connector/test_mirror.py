@@ -25,7 +25,7 @@ from connector.finesse.parse import parse_update
 from connector.sessions.mirror import AgentMirror, dialog_id_from_source
 from tests.support.captures import CAPTURES_DIR
 
-CAPTURES = CAPTURES_DIR
+CAPTURES = CAPTURES_DIR  # the shared captures (tests/support/captures.py)
 USER_NODE = "/finesse/api/User/6021"
 
 

@@ -15,7 +15,7 @@ from fingress.emulator.server import EmulatorServer
 from tests.emulator.support import RecordingSession, fast_config
 from tests.support.captures import CAPTURES_DIR
 
-CAPTURES = CAPTURES_DIR
+CAPTURES = CAPTURES_DIR  # the shared captures (tests/support/captures.py)
 
 Shape = tuple[str, tuple["Shape", ...]]
 

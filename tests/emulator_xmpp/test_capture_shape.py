@@ -12,10 +12,7 @@ from connector.xmpp.xmlstream import StanzaReceived
 from fingress.emulator.hub import Hub
 from tests.emulator_xmpp.fakes import RecordingCluster
 from tests.emulator_xmpp.harness import StreamHarness
-from tests.support.captures import CAPTURES_DIR
-
-CAPTURES = CAPTURES_DIR
-CAPTURE_FILES = sorted(CAPTURES.glob("*.xml"))
+from tests.support.captures import CAPTURE_FILES
 
 
 def shape(element: Element, inherited_namespace: str = "jabber:client") -> tuple[object, ...]:
@@ -25,7 +22,6 @@ def shape(element: Element, inherited_namespace: str = "jabber:client") -> tuple
     return (tag, tuple(sorted(element.attrib)), tuple(shape(child, namespace) for child in element))
 
 
-@pytest.mark.skipif(not CAPTURE_FILES, reason="no Finesse captures found")
 @pytest.mark.parametrize("capture_file", CAPTURE_FILES, ids=lambda path: path.stem)
 def test_delivery_matches_the_capture(capture_file: Path) -> None:
     capture = SafeET.fromstring(capture_file.read_text())

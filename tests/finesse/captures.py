@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from defusedxml import ElementTree
 
-from tests.support.captures import CAPTURES_DIR
+from tests.support.captures import CAPTURE_FILES, CAPTURES_DIR
 
-CAPTURES = CAPTURES_DIR
+CAPTURES = CAPTURES_DIR  # the shared captures (tests/support/captures.py)
 
 
 def capture_names() -> list[str]:
-    return sorted(path.name for path in CAPTURES.glob("*.xml"))
+    return [path.name for path in CAPTURE_FILES]
 
 
 def notification_text(name: str) -> str:

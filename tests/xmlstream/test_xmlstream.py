@@ -18,9 +18,9 @@ from connector.xmpp.xmlstream import (
     serialize,
 )
 from edge.tunnel.errors import ProtocolError
-from tests.support.captures import CAPTURES_DIR
+from tests.support.captures import CAPTURE_FILES, CAPTURES_DIR
 
-CAPTURES = CAPTURES_DIR
+CAPTURES = CAPTURES_DIR  # the shared captures (tests/support/captures.py)
 HEADER = (
     b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
     b"xmlns:stream='http://etherx.jabber.org/streams' from='finesse' id='s1' version='1.0'>"
@@ -40,7 +40,7 @@ def feed_all(parser: XmlStreamParser, chunks: list[bytes]) -> list[object]:
     return events
 
 
-@pytest.mark.parametrize("capture", sorted(p.name for p in CAPTURES.glob("*.xml")))
+@pytest.mark.parametrize("capture", [path.name for path in CAPTURE_FILES])
 def test_capture_parses_identically_at_every_split(capture: str) -> None:
     document = HEADER + capture_stanza(capture) + b"</stream:stream>"
     whole = feed_all(XmlStreamParser(), [document])

@@ -10,13 +10,13 @@ from __future__ import annotations
 import base64
 import html
 import re
-from pathlib import Path
 
 from connector.xmpp.framing import StreamFraming, WebSocketFraming
 from connector.xmpp.session import ClientSession
 from connector.xmpp.settings import SessionOptions, XmppAccount
+from tests.support.captures import CAPTURE_FILES, CAPTURES_DIR
 
-CAPTURES = Path("/work/shared/finesse-captures")
+CAPTURES = CAPTURES_DIR  # the shared captures (tests/support/captures.py)
 DOMAIN = "c01-finesse-b.devlab.zoomint.com"  # the domain of the Finesse captures
 USERNAME = "6021"
 PASSWORD = "s3cret-Pässword"
@@ -97,7 +97,7 @@ def plain_initial_response(username: str = USERNAME, password: str = PASSWORD) -
 
 
 def capture_names() -> list[str]:
-    return sorted(path.name for path in CAPTURES.glob("*.xml"))
+    return [path.name for path in CAPTURE_FILES]
 
 
 def capture_stanza(name: str) -> str:
