@@ -12,6 +12,7 @@ counted in ``late_frames`` and dropped.
 
 from __future__ import annotations
 
+import abc
 import enum
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -152,7 +153,7 @@ TunnelEvent = (
 # --- the shared machinery ----------------------------------------------------------------------------
 
 
-class _TunnelSide:
+class _TunnelSide(abc.ABC):
     def __init__(self, *, versions: Sequence[int], max_frame_bytes: int) -> None:
         self.versions = tuple(versions)
         self.max_frame_bytes = max_frame_bytes
@@ -238,10 +239,11 @@ class _TunnelSide:
 
     # -- for subclasses
 
+    @abc.abstractmethod
     def _handle(self, frame: f.Frame) -> None:
-        raise NotImplementedError
+        """Act on one decoded frame of the open phase (each end knows its own directions)."""
 
-    def _sent_event(self, sid: int) -> None:
+    def _sent_event(self, sid: int) -> None:  # noqa: B027 - optional hook; only the connector side counts
         """An event frame of attachment ``sid`` left :meth:`data_to_send`."""
 
     def _queue(self, frame: f.Frame, tag: int = 0) -> str:
