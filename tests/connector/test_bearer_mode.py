@@ -60,7 +60,9 @@ class FinesseTraffic:
 @pytest.fixture
 def hmac_key_file(tmp_path: Path) -> Path:
     path = tmp_path / "finesse-sso.key"
-    path.write_bytes(secrets.token_bytes(32))
+    # A text key, as an admin writes one: the emulator strips surrounding whitespace (a trailing newline),
+    # so random bytes would fail whenever they happen to begin or end with a whitespace byte.
+    path.write_text(secrets.token_urlsafe(32) + "\n", encoding="ascii")
     return path
 
 
@@ -104,7 +106,7 @@ async def sso(
         async for harness in make_harness(
             sso_emulator, http, client_ssl_context, links=links, finesse={"auth_mode": "bearer"}
         ):
-            yield SsoSetup(harness, TokenIssuer(hmac_key_file.read_bytes()), links, traffic)
+            yield SsoSetup(harness, TokenIssuer(hmac_key_file.read_bytes().strip()), links, traffic)
 
 
 async def _sign_in(harness: Harness, token: str | None) -> tuple[int, dict[str, object]]:
@@ -216,7 +218,7 @@ async def test_a_refused_token_is_a_clear_401_sent_once(sso: SsoSetup) -> None:
     assert status == 200, agent
 
     # Signed by a key Finesse does not trust (e.g. after the IdP rotated and Finesse was not told).
-    stranger = TokenIssuer(secrets.token_bytes(32)).mint()
+    stranger = TokenIssuer(secrets.token_urlsafe(32).encode()).mint()
     status, problem = await _state(harness, "READY", stranger)
     assert (status, problem["code"]) == (401, "finesse_auth_failed"), problem
     assert sso.traffic.by_token[stranger] == 1, "a refused token is not retried"
