@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 from edge.tunnel.errors import NotFound
@@ -450,6 +450,16 @@ class Cluster:
         return self.cti.offer_call(
             agent_id=agent_id, from_address=from_address, call_variables=call_variables
         ).id
+
+    def update_call_data(
+        self, dialog_ids: Sequence[str], call_variables: Mapping[str, str], *, stamp_variable: str | None
+    ) -> list[str]:
+        """Set call variables on dialogs from outside (:meth:`.cti.Cti.update_call_data`); raises
+        ``invalid_input`` for a bad name or value before anything changes."""
+        validate_call_variables(
+            {**call_variables, **({stamp_variable: ""} if stamp_variable is not None else {})}
+        )
+        return self.cti.update_call_data(dialog_ids, call_variables, stamp_variable=stamp_variable)
 
 
 def validate_call_variables(call_variables: Mapping[str, str]) -> None:

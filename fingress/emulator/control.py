@@ -10,6 +10,10 @@ Unauthenticated by design: the emulator is a development tool and listens on loo
 ``POST /emulator/calls/{dialog_id}/answer``       the alerting agent answers on the phone, else the
                                                   outside number a MAKE_CALL rings answers
 ``POST /emulator/calls/{dialog_id}/hangup``       the outside party hangs up
+``POST /emulator/calls/call-data``                ``{"dialog_ids", "call_variables"?,
+                                                  "stamp_variable"?}`` → ``{"updated": [ids]}``: call
+                                                  data set from outside (an IVR); the stamp variable
+                                                  gets the emulator's clock (Unix ns) at publication
 ``POST /emulator/sides/{A|B}/down`` / ``/up``     take a side out of service / back
 ``POST /emulator/sides/{A|B}/webapp/down``        the side's Finesse webapp goes down / ``…/up`` comes
                                                   back: the ``finesse`` user's presence, nothing else
@@ -69,6 +73,7 @@ class ControlApi:
 
         return [
             Route("/emulator/calls", wrap(self.offer_call), methods=["POST"]),
+            Route("/emulator/calls/call-data", wrap(self.call_data), methods=["POST"]),
             Route("/emulator/calls/{dialog_id}/answer", wrap(self.answer), methods=["POST"]),
             Route("/emulator/calls/{dialog_id}/hangup", wrap(self.hangup), methods=["POST"]),
             Route("/emulator/sides/{side}/{direction}", wrap(self.side), methods=["POST"]),
@@ -121,6 +126,27 @@ class ControlApi:
         except ApiError as error:
             raise BadRequest(error.code, error.detail) from error
         return JSONResponse({"dialog_id": dialog_id}, status_code=201)
+
+    async def call_data(self, request: Request) -> Response:
+        body = await self._json_object(request)
+        dialog_ids = body.get("dialog_ids")
+        call_variables = body.get("call_variables", {})
+        stamp_variable = body.get("stamp_variable")
+        if not isinstance(dialog_ids, list) or not all(isinstance(item, str) for item in dialog_ids):
+            raise BadRequest("invalid_dialog_ids", "dialog_ids must be a list of dialog ids")
+        if not isinstance(call_variables, dict) or not all(
+            isinstance(key, str) and isinstance(value, str) for key, value in call_variables.items()
+        ):
+            raise BadRequest("invalid_call_variables", "call_variables must map names to strings")
+        if stamp_variable is not None and not isinstance(stamp_variable, str):
+            raise BadRequest("invalid_stamp_variable", "stamp_variable must be a call variable name")
+        try:
+            updated = self._cluster.update_call_data(
+                dialog_ids, call_variables, stamp_variable=stamp_variable
+            )
+        except ApiError as error:
+            raise BadRequest(error.code, error.detail) from error
+        return JSONResponse({"updated": updated})
 
     async def answer(self, request: Request) -> Response:
         if not self._cluster.cti.answer_on_phone(request.path_params["dialog_id"]):

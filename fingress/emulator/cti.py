@@ -13,7 +13,8 @@ before the call) applies, through wrap-up (WORK / WORK_READY) when the agent's w
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -722,6 +723,26 @@ class Cti:
                 self._flush("")
                 return True
         return False
+
+    def update_call_data(
+        self, dialog_ids: Sequence[str], call_variables: Mapping[str, str], *, stamp_variable: str | None
+    ) -> list[str]:
+        """Call data changed outside the agents' hands (an IVR or a script setting call variables): each
+        dialog gets ``call_variables`` and, when ``stamp_variable`` is given, that variable set to this
+        process's wall clock in Unix nanoseconds at the moment the dialog's update is published (what a
+        benchmark needs to measure delivery latency end to end). Returns the ids of the dialogs that
+        exist; unknown ids are skipped."""
+        updated: list[str] = []
+        for dialog_id in dialog_ids:
+            dialog = self.dialogs.get(dialog_id)
+            if dialog is None:
+                continue
+            dialog.call_variables.update(call_variables)
+            if stamp_variable is not None:
+                dialog.call_variables[stamp_variable] = str(time.time_ns())
+            self._publish_unchanged(dialog, "")
+            updated.append(dialog_id)
+        return updated
 
     def hang_up_nailed(self, agent_id: str) -> bool:
         """The nailed connection drops: the agent is signed out with reason 50042."""

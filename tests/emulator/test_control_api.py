@@ -3,11 +3,13 @@ up, timings, inspection, and JSON errors for bad input."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
 from fingress.emulator.server import EmulatorServer
-from tests.emulator.support import RecordingSession
+from tests.emulator.support import Notification, RecordingSession
 
 ALICE = ("1001", "alice-pass")
 
@@ -92,3 +94,67 @@ async def test_sides_timing_presence_and_forced_changes(
     assert (await https.get(f"{control}/forced-changes")).json() == []
     assert (await https.post(f"{control}/agents/1001/nailed/hangup")).status_code == 409
     assert (await https.post(f"{control}/agents/4242/unlock")).status_code == 404
+
+
+def _call_variables(update: Notification) -> dict[str, str]:
+    return {
+        str(variable.findtext("name")): variable.findtext("value") or ""
+        for variable in update.update.iterfind("data/Dialog/mediaProperties/callvariables/CallVariable")
+    }
+
+
+async def test_call_data_from_outside_is_published_with_the_emulators_clock(
+    emulator: EmulatorServer, https: httpx.AsyncClient
+) -> None:
+    session = RecordingSession()
+    emulator.hub.attach("A", "1001", session)
+    await _ready(emulator, https, session)
+    control = f"{emulator.base_url('A')}/emulator"
+    offered = await https.post(f"{control}/calls", json={"from": "0201112222", "agent_id": "1001"})
+    dialog_id = offered.json()["dialog_id"]
+    assert (await https.post(f"{control}/calls/{dialog_id}/answer")).status_code == 200
+
+    before_ns = time.time_ns()
+    answer = await https.post(
+        f"{control}/calls/call-data",
+        json={
+            "dialog_ids": [dialog_id, "no-such-dialog"],
+            "call_variables": {"callVariable2": "ivr-said-hello"},
+            "stamp_variable": "callVariable10",
+        },
+    )
+    after_ns = time.time_ns()
+    assert answer.status_code == 200
+    assert answer.json() == {"updated": [dialog_id]}, "an unknown dialog is skipped"
+    update = await session.wait_for(lambda n: n.event == "PUT" and "ivr-said-hello" in n.xml)
+    variables = _call_variables(update)
+    assert variables["callVariable2"] == "ivr-said-hello"
+    assert before_ns <= int(variables["callVariable10"]) <= after_ns
+
+    # A bad name refuses the whole request: nothing changes, nothing is published.
+    published = len(session.notifications)
+    refused = await https.post(
+        f"{control}/calls/call-data",
+        json={"dialog_ids": [dialog_id], "call_variables": {"callVariable1": "x"}, "stamp_variable": "nope"},
+    )
+    assert (refused.status_code, refused.json()["code"]) == (400, "invalid_input")
+    dialogs = (await https.get(f"{control}/dialogs")).json()
+    assert "callVariable1" not in dialogs[0]["call_variables"]
+    assert len(session.notifications) == published
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b'{"dialog_ids": "d1"}', "invalid_dialog_ids"),
+        (b'{"dialog_ids": [1]}', "invalid_dialog_ids"),
+        (b'{"dialog_ids": [], "call_variables": []}', "invalid_call_variables"),
+        (b'{"dialog_ids": [], "stamp_variable": 10}', "invalid_stamp_variable"),
+        (b'{"dialog_ids": [], "call_variables": {"callVariable11": "x"}}', "invalid_input"),
+    ],
+)
+async def test_call_data_errors_are_json(
+    emulator: EmulatorServer, https: httpx.AsyncClient, body: bytes, code: str
+) -> None:
+    response = await https.post(f"{emulator.base_url('A')}/emulator/calls/call-data", content=body)
+    assert (response.status_code, response.json()["code"]) == (400, code)

@@ -193,22 +193,25 @@ CONTROL_BODIES = (
             "from": JSON_VALUES,
             "call_variables": JSON_VALUES,
             "ring_timeout_s": JSON_VALUES,
+            "dialog_ids": JSON_VALUES,
+            "stamp_variable": JSON_VALUES,
         },
     ).map(lambda value: json.dumps(value).encode())
 )
 
 
-@given(body=CONTROL_BODIES, timing=st.booleans())
+@given(body=CONTROL_BODIES, target=st.sampled_from(["timing", "calls", "calls/call-data"]))
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_random_control_bodies_never_get_a_5xx(
-    background_emulator: EmulatorServer, client_ssl_context: ssl.SSLContext, body: bytes, timing: bool
+    background_emulator: EmulatorServer, client_ssl_context: ssl.SSLContext, body: bytes, target: str
 ) -> None:
+    timing = target == "timing"
     base = background_emulator.base_url("B")
     with httpx.Client(verify=client_ssl_context, timeout=seconds(5)) as client:
         if timing:
             response = client.put(f"{base}/emulator/timing", content=body)
         else:
-            response = client.post(f"{base}/emulator/calls", content=body)
+            response = client.post(f"{base}/emulator/{target}", content=body)
         assert response.status_code < 500
         if response.status_code >= 400:
             assert isinstance(response.json()["code"], str)
