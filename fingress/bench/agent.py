@@ -1,8 +1,10 @@
 """One simulated agent: its token, its API calls through the edge and its own event socket.
 
-The socket's reader feeds every frame to the agent's :class:`~fingress.bench.stats.SequenceCheck` and, for
-frames caused by a control-API action the scenario stamped with :meth:`SimulatedAgent.caused_by`, the
-latency from that action being sent to the frame arriving.
+The socket's reader feeds every frame to the agent's :class:`~fingress.bench.stats.SequenceCheck`; it
+records two latencies: for a ``dialog.updated`` frame carrying :data:`STAMP_VARIABLE` (set by the emulator
+to its wall clock when it published the notification) the time from publication to arrival, and for frames
+caused by a control-API action the scenario marked with :meth:`SimulatedAgent.caused_by`, the time from
+that action being sent to the frame arriving.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from fingress.bench.cluster import BenchAgent
 from fingress.bench.stats import Latencies, SequenceCheck
 
 Frame = dict[str, Any]
+# The call variable the emulator sets to its clock (Unix ns) at publication (POST /emulator/calls/call-data).
+STAMP_VARIABLE = "callVariable10"
 Predicate = Callable[[Frame], bool]
 
 
@@ -48,6 +52,7 @@ class SimulatedAgent:
         self._clock = clock
         self.sequence = SequenceCheck()
         self.latencies = Latencies()
+        self.published_to_arrival = Latencies()
         self.last_seq: int | None = None
         self.close_code: int | None = None
         self._socket: ClientConnection | None = None
@@ -135,6 +140,9 @@ class SimulatedAgent:
         """Start waiting for the next frame matching ``predicate`` (register before sending the action
         that causes it: the frame may arrive before the action's answer)."""
         future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        # A scenario that fails before it awaits the future (its action refused) must not leave asyncio
+        # reporting "exception was never retrieved" when the socket closes later.
+        future.add_done_callback(_retrieve)
         self._waiters.append((predicate, future))
         return future
 
@@ -160,7 +168,7 @@ class SimulatedAgent:
     async def _read(self, socket: ClientConnection) -> None:
         try:
             async for message in socket:
-                now = self._clock()
+                now, wall_ns = self._clock(), time.time_ns()
                 frame: Frame = json.loads(message)
                 frame_type, seq = frame.get("type", ""), frame.get("seq")
                 if isinstance(seq, int):
@@ -169,6 +177,10 @@ class SimulatedAgent:
                         self.last_seq = seq
                 if frame_type not in ("heartbeat", "snapshot") and self._cause_sent_at is not None:
                     self.latencies.add(now - self._cause_sent_at)
+                if frame_type == "dialog.updated":
+                    stamp = _stamp(frame)
+                    if stamp is not None:
+                        self.published_to_arrival.add((wall_ns - stamp) / 1e9)
                 self._dispatch(frame)
         except ConnectionClosed:
             pass
@@ -197,6 +209,17 @@ def of_type(frame_type: str, **data: Any) -> Predicate:
         return all(payload.get(key) == value for key, value in data.items())
 
     return matches
+
+
+def _retrieve(future: asyncio.Future[Frame]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _stamp(frame: Frame) -> int | None:
+    variables = (frame.get("data") or {}).get("call_variables") or {}
+    value = variables.get(STAMP_VARIABLE)
+    return int(value) if isinstance(value, str) and value.isdigit() else None
 
 
 def _code(answer: httpx.Response) -> str:

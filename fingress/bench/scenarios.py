@@ -11,13 +11,11 @@ from typing import Any
 
 import httpx
 
-from fingress.bench.agent import AgentFailed, SimulatedAgent, of_type
+from fingress.bench.agent import STAMP_VARIABLE, AgentFailed, SimulatedAgent, of_type
 from fingress.bench.fleet import Fleet, run_for
 from fingress.bench.stats import Latencies, total
 
 CALLER = "5550199"
-# Events one call cycle produces (dialog created/updated/ended, agent updates); refined after each cycle.
-_FIRST_GUESS_EVENTS_PER_CYCLE = 8
 _RECOVERABLE = (AgentFailed, httpx.HTTPError)
 
 
@@ -27,6 +25,15 @@ async def call_cycle(
     """One customer call: offered through the control API, answered by the app, hung up by the customer,
     wrap-up ended by the app going READY. Latency is measured for the frames the two control-API actions
     cause (from sending the action to the frame's arrival)."""
+    dialog_id = await offer_and_answer(fleet, agent, before_answer=before_answer)
+    await hang_up_and_wrap_up(fleet, agent, dialog_id, shard=hash(agent.spec.id))
+
+
+async def offer_and_answer(
+    fleet: Fleet, agent: SimulatedAgent, *, before_answer: Callable[[], Awaitable[None]] | None = None
+) -> str:
+    """A customer call offered to ``agent`` through the control API and answered by the app; returns
+    the dialog id."""
     timeout_s = fleet.timeout_s
     created = agent.expect(of_type("dialog.created"))
     reserved = agent.expect(of_type("agent.updated", state="RESERVED"))
@@ -38,14 +45,14 @@ async def call_cycle(
     if offered.status_code != 201:
         agent.caused_by(None)
         raise AgentFailed(f"agent {agent.spec.id}: the emulator refused the call: {offered.status_code}")
-    dialog_id = offered.json()["dialog_id"]
+    dialog_id: str = offered.json()["dialog_id"]
     if before_answer is not None:
         await before_answer()
     await agent.wait(created, timeout_s=timeout_s)
     await agent.wait(reserved, timeout_s=timeout_s)
     agent.caused_by(None)
     await agent.act(dialog_id, "ANSWER")
-    await hang_up_and_wrap_up(fleet, agent, dialog_id, shard=shard)
+    return dialog_id
 
 
 async def hang_up_and_wrap_up(fleet: Fleet, agent: SimulatedAgent, dialog_id: str, *, shard: int = 0) -> None:
@@ -83,46 +90,114 @@ def latencies(fleet: Fleet) -> Latencies:
 
 
 async def events(fleet: Fleet, *, duration_s: float, rate_per_agent: float) -> dict[str, Any]:
-    """Every agent runs call cycles paced so that it receives ``rate_per_agent`` events per second."""
+    """Every agent takes a call and stays on it while the emulator changes the call's data (as an IVR or
+    a CRM script does) ``rate_per_agent`` times a second; each change is stamped with the emulator's clock
+    when it publishes the notification, so the latency is publication → arrival at the app. Then the
+    customers hang up and the agents wrap up."""
+    fleet.progress.phase = "events: calls offered and answered"
+    fleet.progress.done = 0
+
+    async def take_call(agent: SimulatedAgent) -> tuple[SimulatedAgent, str] | None:
+        try:
+            dialog_id = await fleet.gated(offer_and_answer(fleet, agent))
+        except _RECOVERABLE as error:
+            fleet.progress.fail(error)
+            return None
+        fleet.progress.done += 1
+        return agent, dialog_id
+
+    on_call = [pair for pair in await asyncio.gather(*map(take_call, fleet.agents)) if pair is not None]
     fleet.progress.phase = "events"
-    cycles = 0
+    fleet.progress.done = 0
+    before = {agent.spec.id: agent.sequence.received for agent, _ in on_call}
+    published = await _publish_call_data(fleet, [dialog for _, dialog in on_call], duration_s, rate_per_agent)
+    elapsed_s = duration_s
+    # Let the last notifications arrive before counting.
+    await _settle(lambda: sum(len(agent.published_to_arrival.samples_s) for agent, _ in on_call) >= published)
+    arrived = Latencies()
+    for agent, _ in on_call:
+        arrived.extend(agent.published_to_arrival)
+    received = sum(agent.sequence.received - before[agent.spec.id] for agent, _ in on_call)
 
-    async def drive(agent: SimulatedAgent) -> None:
-        nonlocal cycles
-        per_cycle = _FIRST_GUESS_EVENTS_PER_CYCLE
-        # Start at a random phase so the agents do not move in lock step.
-        await asyncio.sleep(random.uniform(0, per_cycle / rate_per_agent))
+    fleet.progress.phase = "events: customers hang up, agents wrap up"
 
-        async def one() -> None:
-            nonlocal per_cycle, cycles
-            started, before = time.perf_counter(), agent.sequence.received
-            try:
-                await call_cycle(fleet, agent)
-            except _RECOVERABLE as error:
-                fleet.progress.fail(error)
-                await asyncio.sleep(1.0)
-                return
-            cycles += 1
-            fleet.progress.done += agent.sequence.received - before
-            per_cycle = max(1, agent.sequence.received - before)
-            await asyncio.sleep(max(0.0, per_cycle / rate_per_agent - (time.perf_counter() - started)))
+    async def end_call(agent: SimulatedAgent, dialog_id: str) -> None:
+        try:
+            await fleet.gated(hang_up_and_wrap_up(fleet, agent, dialog_id, shard=hash(agent.spec.id)))
+        except _RECOVERABLE as error:
+            fleet.progress.fail(error)
 
-        await run_for(duration_s, one)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(drive(agent) for agent in fleet.agents))
-    elapsed_s = time.perf_counter() - started
-    counts = integrity(fleet)
+    await asyncio.gather(*(end_call(agent, dialog) for agent, dialog in on_call))
     return {
         "agents": len(fleet.agents),
+        "agents_on_call": len(on_call),
         "duration_s": round(elapsed_s, 2),
         "target_rate_per_agent": rate_per_agent,
-        "call_cycles": cycles,
-        "events_per_s": round(counts["received"] / elapsed_s, 1),
-        "latency": latencies(fleet).summary_ms(),
-        "integrity": counts,
+        "published": published,
+        "events_per_s": round(received / elapsed_s, 1),
+        "latency": arrived.summary_ms(),
+        "stamped_arrived": len(arrived.samples_s),
+        "integrity": integrity(fleet),
         "failures": fleet.progress.failed,
     }
+
+
+async def _publish_call_data(
+    fleet: Fleet, dialogs: list[str], duration_s: float, rate_per_agent: float
+) -> int:
+    """Ask the emulator, in small batches every tick, to stamp each dialog's call data ``rate_per_agent``
+    times a second for ``duration_s``; returns how many updates the emulator published."""
+    if not dialogs:
+        return 0
+    tick_s = 0.02
+    order = random.sample(dialogs, len(dialogs))
+    per_tick = rate_per_agent * len(order) * tick_s
+    published = 0
+    in_flight: set[asyncio.Task[None]] = set()
+
+    async def send(batch: list[str], shard: int) -> None:
+        nonlocal published
+        try:
+            answer = await fleet.control_call(
+                "POST",
+                "/emulator/calls/call-data",
+                {"dialog_ids": batch, "stamp_variable": STAMP_VARIABLE},
+                shard=shard,
+            )
+        except httpx.HTTPError as error:
+            fleet.progress.fail(error)
+            return
+        if answer.status_code != 200:
+            fleet.progress.fail(AgentFailed(f"call-data answered {answer.status_code}"))
+            return
+        published += len(answer.json()["updated"])
+        fleet.progress.done = published
+
+    started = time.perf_counter()
+    owed, cursor, ticks = 0.0, 0, 0
+    while time.perf_counter() - started < duration_s:
+        owed += per_tick
+        count, owed = int(owed), owed - int(owed)
+        batch = [order[(cursor + offset) % len(order)] for offset in range(count)]
+        cursor = (cursor + count) % len(order)
+        if batch:
+            task = asyncio.create_task(send(batch, ticks))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        ticks += 1
+        # Pace on the schedule, not on the previous tick's end, so a slow tick does not lower the rate.
+        await asyncio.sleep(max(0.0, started + ticks * tick_s - time.perf_counter()))
+    if in_flight:
+        await asyncio.gather(*in_flight)
+    return published
+
+
+async def _settle(done: Callable[[], bool], *, timeout_s: float = 5.0, poll_s: float = 0.05) -> None:
+    """Wait until ``done()`` (polled: it counts frames many readers record) or ``timeout_s``."""
+    for _ in range(round(timeout_s / poll_s)):
+        if done():
+            return
+        await asyncio.sleep(poll_s)
 
 
 async def requests(fleet: Fleet, *, duration_s: float) -> dict[str, Any]:
