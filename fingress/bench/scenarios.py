@@ -145,11 +145,12 @@ async def events(fleet: Fleet, *, duration_s: float, rate_per_agent: float) -> d
 async def _publish_call_data(
     fleet: Fleet, dialogs: list[str], duration_s: float, rate_per_agent: float
 ) -> int:
-    """Ask the emulator, in small batches every tick, to stamp each dialog's call data ``rate_per_agent``
-    times a second for ``duration_s``; returns how many updates the emulator published."""
+    """Ask the emulator, in a batch every tick, to stamp each dialog's call data ``rate_per_agent`` times a
+    second for ``duration_s``, the batch's updates spread over the tick (independent changes, not bursts);
+    returns how many updates the emulator published."""
     if not dialogs:
         return 0
-    tick_s = 0.02
+    tick_s = 0.1
     order = random.sample(dialogs, len(dialogs))
     per_tick = rate_per_agent * len(order) * tick_s
     published = 0
@@ -161,7 +162,7 @@ async def _publish_call_data(
             answer = await fleet.control_call(
                 "POST",
                 "/emulator/calls/call-data",
-                {"dialog_ids": batch, "stamp_variable": STAMP_VARIABLE},
+                {"dialog_ids": batch, "stamp_variable": STAMP_VARIABLE, "spread_s": tick_s},
                 shard=shard,
             )
         except httpx.HTTPError as error:

@@ -452,14 +452,21 @@ class Cluster:
         ).id
 
     def update_call_data(
-        self, dialog_ids: Sequence[str], call_variables: Mapping[str, str], *, stamp_variable: str | None
+        self,
+        dialog_ids: Sequence[str],
+        call_variables: Mapping[str, str],
+        *,
+        stamp_variable: str | None,
+        spread_s: float = 0.0,
     ) -> list[str]:
         """Set call variables on dialogs from outside (:meth:`.cti.Cti.update_call_data`); raises
         ``invalid_input`` for a bad name or value before anything changes."""
         validate_call_variables(
             {**call_variables, **({stamp_variable: ""} if stamp_variable is not None else {})}
         )
-        return self.cti.update_call_data(dialog_ids, call_variables, stamp_variable=stamp_variable)
+        return self.cti.update_call_data(
+            dialog_ids, call_variables, stamp_variable=stamp_variable, spread_s=spread_s
+        )
 
 
 def validate_call_variables(call_variables: Mapping[str, str]) -> None:

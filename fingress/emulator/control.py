@@ -11,9 +11,11 @@ Unauthenticated by design: the emulator is a development tool and listens on loo
                                                   outside number a MAKE_CALL rings answers
 ``POST /emulator/calls/{dialog_id}/hangup``       the outside party hangs up
 ``POST /emulator/calls/call-data``                ``{"dialog_ids", "call_variables"?,
-                                                  "stamp_variable"?}`` → ``{"updated": [ids]}``: call
-                                                  data set from outside (an IVR); the stamp variable
-                                                  gets the emulator's clock (Unix ns) at publication
+                                                  "stamp_variable"?, "spread_s"?}`` → ``{"updated":
+                                                  [ids]}``: call data set from outside (an IVR); the
+                                                  stamp variable gets the emulator's clock (Unix ns)
+                                                  at publication; ``spread_s`` (≤ 1) spaces the
+                                                  updates evenly over that time
 ``POST /emulator/sides/{A|B}/down`` / ``/up``     take a side out of service / back
 ``POST /emulator/sides/{A|B}/webapp/down``        the side's Finesse webapp goes down / ``…/up`` comes
                                                   back: the ``finesse`` user's presence, nothing else
@@ -140,9 +142,12 @@ class ControlApi:
             raise BadRequest("invalid_call_variables", "call_variables must map names to strings")
         if stamp_variable is not None and not isinstance(stamp_variable, str):
             raise BadRequest("invalid_stamp_variable", "stamp_variable must be a call variable name")
+        spread_s = body.get("spread_s", 0)
+        if isinstance(spread_s, bool) or not isinstance(spread_s, int | float) or not 0 <= spread_s <= 1:
+            raise BadRequest("invalid_spread", "spread_s must be a number of seconds from 0 to 1")
         try:
             updated = self._cluster.update_call_data(
-                dialog_ids, call_variables, stamp_variable=stamp_variable
+                dialog_ids, call_variables, stamp_variable=stamp_variable, spread_s=float(spread_s)
             )
         except ApiError as error:
             raise BadRequest(error.code, error.detail) from error

@@ -12,6 +12,7 @@ before the call) applies, through wrap-up (WORK / WORK_READY) when the agent's w
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -725,24 +726,39 @@ class Cti:
         return False
 
     def update_call_data(
-        self, dialog_ids: Sequence[str], call_variables: Mapping[str, str], *, stamp_variable: str | None
+        self,
+        dialog_ids: Sequence[str],
+        call_variables: Mapping[str, str],
+        *,
+        stamp_variable: str | None,
+        spread_s: float = 0.0,
     ) -> list[str]:
         """Call data changed outside the agents' hands (an IVR or a script setting call variables): each
         dialog gets ``call_variables`` and, when ``stamp_variable`` is given, that variable set to this
         process's wall clock in Unix nanoseconds at the moment the dialog's update is published (what a
-        benchmark needs to measure delivery latency end to end). Returns the ids of the dialogs that
-        exist; unknown ids are skipped."""
-        updated: list[str] = []
-        for dialog_id in dialog_ids:
+        benchmark needs to measure delivery latency end to end). With ``spread_s`` the updates are
+        published evenly over that many seconds instead of all at once, as independent changes arrive.
+        Returns the ids of the dialogs that exist now (unknown ids are skipped, and so is a dialog that
+        ends before its turn)."""
+        existing = [dialog_id for dialog_id in dialog_ids if dialog_id in self.dialogs]
+
+        def update(dialog_id: str) -> None:
             dialog = self.dialogs.get(dialog_id)
             if dialog is None:
-                continue
+                return
             dialog.call_variables.update(call_variables)
             if stamp_variable is not None:
                 dialog.call_variables[stamp_variable] = str(time.time_ns())
             self._publish_unchanged(dialog, "")
-            updated.append(dialog_id)
-        return updated
+
+        for index, dialog_id in enumerate(existing):
+            if spread_s > 0 and index > 0:
+                self._scheduler.call_later(
+                    index * spread_s / len(existing), functools.partial(update, dialog_id)
+                )
+            else:
+                update(dialog_id)
+        return existing
 
     def hang_up_nailed(self, agent_id: str) -> bool:
         """The nailed connection drops: the agent is signed out with reason 50042."""

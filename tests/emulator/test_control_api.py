@@ -3,6 +3,7 @@ up, timings, inspection, and JSON errors for bad input."""
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import httpx
@@ -150,6 +151,9 @@ async def test_call_data_from_outside_is_published_with_the_emulators_clock(
         (b'{"dialog_ids": [1]}', "invalid_dialog_ids"),
         (b'{"dialog_ids": [], "call_variables": []}', "invalid_call_variables"),
         (b'{"dialog_ids": [], "stamp_variable": 10}', "invalid_stamp_variable"),
+        (b'{"dialog_ids": [], "spread_s": 1.5}', "invalid_spread"),
+        (b'{"dialog_ids": [], "spread_s": true}', "invalid_spread"),
+        (b'{"dialog_ids": [], "spread_s": "0.1"}', "invalid_spread"),
         (b'{"dialog_ids": [], "call_variables": {"callVariable11": "x"}}', "invalid_input"),
     ],
 )
@@ -158,3 +162,31 @@ async def test_call_data_errors_are_json(
 ) -> None:
     response = await https.post(f"{emulator.base_url('A')}/emulator/calls/call-data", content=body)
     assert (response.status_code, response.json()["code"]) == (400, code)
+
+
+async def test_call_data_updates_spread_over_time_are_stamped_when_each_is_published(
+    emulator: EmulatorServer, https: httpx.AsyncClient
+) -> None:
+    session = RecordingSession()
+    emulator.hub.attach("A", "1001", session)
+    await _ready(emulator, https, session)
+    control = f"{emulator.base_url('A')}/emulator"
+    dialog_id = (await https.post(f"{control}/calls", json={"from": "1", "agent_id": "1001"})).json()[
+        "dialog_id"
+    ]
+    assert (await https.post(f"{control}/calls/{dialog_id}/answer")).status_code == 200
+
+    # The same dialog three times over 0.3 s: published at about 0, 0.1 and 0.2 s, each with its own stamp.
+    answer = await https.post(
+        f"{control}/calls/call-data",
+        json={"dialog_ids": [dialog_id] * 3, "stamp_variable": "callVariable9", "spread_s": 0.3},
+    )
+    assert answer.json() == {"updated": [dialog_id] * 3}
+    stamps: list[int] = []
+    for _ in range(3):
+        update = await session.wait_for(
+            lambda n: "callVariable9" in n.xml and int(_call_variables(n)["callVariable9"]) not in stamps
+        )
+        stamps.append(int(_call_variables(update)["callVariable9"]))
+    gaps_s = [(later - earlier) / 1e9 for earlier, later in itertools.pairwise(stamps)]
+    assert all(0.05 <= gap <= 0.5 for gap in gaps_s), gaps_s
