@@ -2,8 +2,8 @@
 
 The model, in a few lines:
 
-* :mod:`.xmltree` parses untrusted XML (defusedxml, bounded size and depth) into trees whose tags are
-  lower-case local names, so ``<User>`` (REST) and ``<user>`` (notifications) read the same.
+* :mod:`.xmltree` parses untrusted XML (expat, no DTD or entity, bounded size and depth) into trees whose
+  tags are lower-case local names, so ``<User>`` (REST) and ``<user>`` (notifications) read the same.
 * :mod:`.parse` turns REST bodies and a notification's ``Update`` document into the frozen values of
   :mod:`.models` (``User``, ``Dialog``, ``SystemInfo``, ``FinesseApiError``, ``Update`` …); it raises only
   :class:`.errors.FinesseProtocolError`.
