@@ -1,19 +1,20 @@
 """The ``/api/v1/events`` endpoint: relays the agent's event stream from the connector to one socket.
 
-After the handshake (authenticated by :mod:`edge.hygiene.auth`) the socket runs four concurrent
-duties, and the first to finish decides how it closes: relaying events (``session.ended`` → 4002, the
-stream ending → 4003), heartbeats every ``heartbeat_s`` (``{"seq": <last>, "type": "heartbeat"}``),
-reading the client (disconnect, or an oversized message → 1009), and the token's expiry (→ 4001).
+After the handshake (authenticated by :mod:`edge.hygiene.auth`) the socket has four duties, and the
+first to finish decides how it closes: relaying events (``session.ended`` → 4002, the stream ending →
+4003), heartbeats every ``heartbeat_s`` (``{"seq": <last>, "type": "heartbeat"}``), reading the client
+(disconnect, or an oversized message → 1009), and the token's expiry (→ 4001). They run in two tasks
+(see :class:`_Relay`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -84,7 +85,29 @@ class EventSocketEndpoint:
 
 
 class _Relay:
-    """One socket's concurrent duties; :meth:`run` returns the close code, or None if the client left."""
+    """One socket's duties in two tasks; :meth:`run` returns the close code, or None if the client left.
+
+    A relay task forwards events (``session.ended`` → 4002, the stream ending → 4003). The socket's own
+    task reads the client (a close, or an oversized message → 1009) and keeps the clock: a heartbeat every
+    ``heartbeat_s`` (``{"seq": <last>, "type": "heartbeat"}``) and the token's expiry (→ 4001), as
+    deadlines on its read rather than tasks of their own. Whichever finishes first decides how the socket
+    closes: the relay ends the read by expiring its deadline now, the read ends the relay by cancelling it.
+
+    Why this shape: an open socket is mostly waiting, and every task parked per socket is memory per
+    signed-in agent; and the relay, the one hot path, runs in a task of its own so that resuming it for
+    each event does not climb back through the whole middleware stack the socket's own task sits under.
+    """
+
+    __slots__ = (
+        "_clock",
+        "_last_seq",
+        "_policy",
+        "_principal",
+        "_read_deadline",
+        "_send_lock",
+        "_stream",
+        "_websocket",
+    )
 
     def __init__(
         self,
@@ -101,29 +124,31 @@ class _Relay:
         self._clock = clock
         self._send_lock = asyncio.Lock()
         self._last_seq = 0
+        # The deadline the client read is waiting under, while it waits (the relay expires it to finish).
+        self._read_deadline: asyncio.Timeout | None = None
 
     async def run(self, since: int) -> CloseCode | None:
         self._last_seq = since
-        duties: list[Callable[[], Coroutine[Any, Any, CloseCode | None]]] = [
-            self._relay_events,
-            self._send_heartbeats,
-            self._read_client,
-            self._await_expiry,
-        ]
-        tasks: list[asyncio.Task[CloseCode | None]] = [asyncio.create_task(duty()) for duty in duties]
+        relay = asyncio.create_task(self._relay_events())
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            return await self._read_client_and_keep_clock(relay)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        return next(iter(done)).result()
+            relay.cancel()
+            await asyncio.gather(relay, return_exceptions=True)
 
     async def _send(self, text: str) -> None:
         async with self._send_lock:
             await self._websocket.send_text(text)
 
     async def _relay_events(self) -> CloseCode | None:
+        try:
+            return await self._relay()
+        finally:
+            # However the relay ends (an outcome, or a bug), the read must not outlive it.
+            if self._read_deadline is not None:
+                self._read_deadline.reschedule(asyncio.get_running_loop().time())
+
+    async def _relay(self) -> CloseCode | None:
         try:
             async for event in self._stream:
                 await self._send(event.json)
@@ -136,36 +161,45 @@ class _Relay:
             return None
         return CloseCode.UPSTREAM_LOST
 
-    async def _send_heartbeats(self) -> CloseCode | None:
-        try:
-            while True:
-                await asyncio.sleep(self._policy.heartbeat_s)
-                at = datetime.fromtimestamp(self._clock(), UTC).isoformat(timespec="milliseconds")
-                frame = {
-                    "seq": self._last_seq,
-                    "type": "heartbeat",
-                    "at": at.replace("+00:00", "Z"),
-                    "data": {},
-                }
-                await self._send(json.dumps(frame))
-        except (WebSocketDisconnect, OSError, RuntimeError):
-            return None
-
-    async def _read_client(self) -> CloseCode | None:
-        # Clients have nothing to say on this socket; anything they send is read (to notice a close)
-        # and dropped, and an oversized message ends the socket.
-        while True:
-            message = await self._websocket.receive()
+    async def _read_client_and_keep_clock(self, relay: asyncio.Task[CloseCode | None]) -> CloseCode | None:
+        loop = asyncio.get_running_loop()
+        expires_at = self._principal.token_expires_at
+        expiry = loop.time() + max(0.0, expires_at - self._clock()) if expires_at is not None else math.inf
+        next_beat = loop.time() + self._policy.heartbeat_s
+        while not relay.done():
+            deadline = asyncio.timeout_at(min(next_beat, expiry))
+            try:
+                async with deadline:
+                    self._read_deadline = deadline
+                    # Clients have nothing to say on this socket; anything they send is read (to notice a
+                    # close) and dropped, and an oversized message ends the socket.
+                    message = await self._websocket.receive()
+            except TimeoutError:
+                if not deadline.expired():
+                    raise
+                if relay.done():
+                    break
+                if loop.time() >= expiry:
+                    return CloseCode.TOKEN_EXPIRED
+                if not await self._send_heartbeat():
+                    return None
+                next_beat = loop.time() + self._policy.heartbeat_s
+                continue
+            finally:
+                self._read_deadline = None
             if message["type"] == "websocket.disconnect":
                 return None
             size = len(message.get("text") or "") + len(message.get("bytes") or b"")
             if size > self._policy.max_message_bytes:
                 return CloseCode.MESSAGE_TOO_BIG
+        return relay.result()
 
-    async def _await_expiry(self) -> CloseCode | None:
-        expires_at = self._principal.token_expires_at
-        if expires_at is None:
-            await asyncio.Event().wait()  # never
-        else:
-            await asyncio.sleep(max(0.0, expires_at - self._clock()))
-        return CloseCode.TOKEN_EXPIRED
+    async def _send_heartbeat(self) -> bool:
+        """Send one heartbeat; False when the client is gone."""
+        at = datetime.fromtimestamp(self._clock(), UTC).isoformat(timespec="milliseconds")
+        frame = {"seq": self._last_seq, "type": "heartbeat", "at": at.replace("+00:00", "Z"), "data": {}}
+        try:
+            await self._send(json.dumps(frame))
+        except (WebSocketDisconnect, OSError, RuntimeError):
+            return False
+        return True

@@ -1,0 +1,605 @@
+"""Benchmark (not a test): where the edge's resident memory per open event socket goes, layer by layer.
+
+For each variant a server process is started, a separate client process opens ``--warmup`` sockets (so
+one-time costs — imports, caches, first-use arenas — are paid), the server's RSS is read, the client opens
+``--sockets`` more, and the growth divided by ``--sockets`` is the figure. The layers, each adding to the
+one before:
+
+``tcp``       an asyncio server whose protocol holds the connection and does nothing (the loop's transport)
+``tls``       the same over TLS (+ the SSL object, OpenSSL's buffers, the loop's TLS transport)
+``ws-tcp``    uvicorn with a bare ASGI WebSocket app (accept, then relay from an idle stream), plain TCP
+``ws``        the same over TLS
+``edge``      the real public app (:class:`edge.server.EdgeServer`: every middleware, JWT per socket, the
+              event socket's duties) over TLS, in front of an idle in-process upstream
+
+``--tracemalloc`` runs each variant a second time with tracemalloc on and prints the Python allocations
+per socket by source line (RSS beyond them is C: OpenSSL, the loop, the allocator's slack).
+``--events K`` then pushes K events to every socket and prints the server's CPU time per event delivered.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/edge_socket_memory.py --sockets 500
+    PYTHONPATH=. .venv/bin/python benchmarks/edge_socket_memory.py --layers edge --loops uvloop \\
+        --tracemalloc --events 20
+    PYTHONPATH=. .venv/bin/python benchmarks/edge_socket_memory.py --layers ws --ws-impls websockets-sansio \\
+        websockets wsproto
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import logging
+import os
+import socket
+import ssl
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections import deque
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+LAYERS = ("tcp", "tls", "ws-tcp", "ws", "edge")
+LOOPS = ("uvloop", "asyncio")
+WS_IMPLS = ("websockets-sansio", "websockets", "wsproto")
+_OPEN_CONCURRENCY = 32
+_TRACE_FRAMES = 6
+# A dialog.updated frame of a realistic size (call variables, participants): what the edge relays.
+_EVENT_DATA = {
+    "id": "16777216",
+    "state": "ACTIVE",
+    "from": "3001",
+    "to": "1001",
+    "participants": [{"extension": "1001", "state": "ACTIVE"}, {"extension": "3001", "state": "ACTIVE"}],
+    "call_variables": {f"callVariable{n}": f"value {n}" for n in range(1, 11)},
+}
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+# --------------------------------------------------------------------------------------------- server
+
+
+class IdleStream:
+    """An ``edge.upstream.EventStream`` that yields what :meth:`push` gives it (deque + event, like the
+    relay's own stream), so the edge layer holds what it would in front of the real relay."""
+
+    def __init__(self, agent_id: str) -> None:
+        self.agent_id = agent_id
+        self._queue: deque[Any] = deque()
+        self._wakeup = asyncio.Event()
+        self._closed = False
+
+    def push(self, event: Any) -> None:
+        self._queue.append(event)
+        self._wakeup.set()
+
+    def __aiter__(self) -> IdleStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        while not self._queue:
+            if self._closed:
+                raise StopAsyncIteration
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        return self._queue.popleft()
+
+    async def close(self) -> None:
+        self._closed = True
+        self._wakeup.set()
+
+
+class Hub:
+    """Every open stream of the server process, for pushing events to all of them."""
+
+    def __init__(self) -> None:
+        self.streams: list[IdleStream] = []
+        self._seq = 0
+
+    def open(self, agent_id: str) -> IdleStream:
+        stream = IdleStream(agent_id)
+        self.streams.append(stream)
+        return stream
+
+    async def push_rounds(self, rounds: int) -> None:
+        from edge.tunnel.messages import AgentEvent, AgentId
+
+        for _ in range(rounds):
+            self._seq += 1
+            for stream in self.streams:
+                frame = {"seq": self._seq, "type": "dialog.updated", "at": "2026-11-21T10:00:00.000Z"}
+                text = json.dumps({**frame, "data": _EVENT_DATA}, separators=(",", ":"))
+                stream.push(AgentEvent(AgentId(stream.agent_id), self._seq, "dialog.updated", text))
+            await asyncio.sleep(0)
+
+
+class HubUpstream:
+    """The edge's ``Upstream`` for this benchmark: always ready, streams from the hub, no requests."""
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+
+    @property
+    def ready(self) -> bool:
+        return True
+
+    async def request(self, request: Any, *, timeout_s: float) -> Any:
+        raise NotImplementedError("the socket benchmark makes no requests")
+
+    async def open_events(self, principal: Any, *, since: int | None) -> IdleStream:
+        return self._hub.open(principal.agent_id)
+
+
+class _HoldProtocol(asyncio.Protocol):
+    def __init__(self, held: set[asyncio.BaseTransport]) -> None:
+        self._held = held
+        self._transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
+        self._held.add(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._transport is not None:
+            self._held.discard(self._transport)
+
+
+def _listening_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(4096)
+    return sock
+
+
+def _bare_ws_app(hub: Hub) -> Callable[..., Any]:
+    async def app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        stream = hub.open(f"ws-{id(scope)}")
+        with contextlib.suppress(Exception):
+            async for event in stream:
+                await send({"type": "websocket.send", "text": event.json})
+
+    return app
+
+
+@dataclass
+class ServerSetup:
+    port: int
+    hub: Hub
+    keep: Any = None  # what must stay referenced while serving
+
+
+async def _start_raw(layer: str, tls: ssl.SSLContext) -> ServerSetup:
+    held: set[asyncio.BaseTransport] = set()
+    server = await asyncio.get_running_loop().create_server(
+        lambda: _HoldProtocol(held), sock=_listening_socket(), ssl=tls if layer == "tls" else None
+    )
+    return ServerSetup(port=server.sockets[0].getsockname()[1], hub=Hub(), keep=(server, held))
+
+
+async def _start_bare_ws(layer: str, tls: ssl.SSLContext, ws_impl: str) -> ServerSetup:
+    import uvicorn
+
+    class Quiet(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Generator[None, None, None]:
+            yield
+
+    hub = Hub()
+    config = uvicorn.Config(
+        _bare_ws_app(hub),
+        ws=ws_impl,
+        ws_max_size=64 * 1024,
+        ws_per_message_deflate=False,
+        ssl_context_factory=(lambda _c, _d: tls) if layer == "ws" else None,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+    )
+    sock = _listening_socket()
+    server = Quiet(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    # The socket listens already: early connections wait in the backlog until uvicorn accepts.
+    return ServerSetup(port=sock.getsockname()[1], hub=hub, keep=(server, task))
+
+
+async def _start_edge(
+    tls: ssl.SSLContext, ca_file: Path, workdir: Path, tokens: int, ws_impl: str
+) -> ServerSetup:
+    from edge.config import AdminListener, EdgeConfig, Listener, ServerLimits
+    from edge.server import EdgeServer
+    from tests.edge.conftest import policy_data, render_toml
+    from tests.edge.servers import IdentityProvider, serve
+
+    hub = Hub()
+    idp = IdentityProvider()
+    idp_cm = serve(idp.app(), ssl_context=tls)
+    idp_port = await idp_cm.__aenter__()
+    idp.base_url = f"https://127.0.0.1:{idp_port}"
+    policy = policy_data(
+        idp,
+        ca_file,
+        rate_limits={"per_ip": "1000000/minute", "per_agent": "1000/minute", "sign_in": "100/minute"},
+        events={"heartbeat_s": 25},
+    )
+    policy_path = workdir / "policy.toml"
+    policy_path.write_text(render_toml(policy))
+    config = EdgeConfig(
+        policy_file=policy_path,
+        public=Listener(host="127.0.0.1", port=0),
+        admin=AdminListener(host="127.0.0.1", port=0),
+        server=ServerLimits(graceful_shutdown_s=1),
+    )
+    if ws_impl != "websockets-sansio":
+        import edge.server as edge_server
+
+        original = edge_server._uvicorn_config
+
+        def with_impl(*args: Any, **kwargs: Any) -> Any:
+            uv_config = original(*args, **kwargs)
+            uv_config.ws = ws_impl
+            return uv_config
+
+        edge_server._uvicorn_config = with_impl
+    server = EdgeServer(config=config, upstream=HubUpstream(hub), ssl_context_factory=lambda: tls)
+    await server.start()
+    # ES256 tokens, one agent each, valid for the run: the edge verifies and caches each one once.
+    minted = [idp.mint(str(100000 + n), alg="ES256", lifetime_s=3600) for n in range(tokens)]
+    (workdir / "tokens.json").write_text(json.dumps(minted))
+    return ServerSetup(port=server.public_port, hub=hub, keep=(server, idp_cm))
+
+
+def _python_allocations(
+    before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, sockets: int
+) -> list[dict[str, Any]]:
+    rows = []
+    for stat in after.compare_to(before, "traceback")[:30]:
+        # Innermost first: what allocated, then who asked for it.
+        where = " <- ".join(
+            f"{_short(frame.filename)}:{frame.lineno}" for frame in list(stat.traceback)[::-1][:4]
+        )
+        rows.append(
+            {"where": where, "bytes_per_socket": stat.size_diff / sockets, "count": stat.count_diff / sockets}
+        )
+    by_file: dict[str, int] = {}
+    for stat in after.compare_to(before, "filename"):
+        name = _short(stat.traceback[0].filename)
+        by_file[name] = by_file.get(name, 0) + stat.size_diff
+    total = sum(by_file.values())
+    rows.append({"where": "TOTAL", "bytes_per_socket": total / sockets, "count": 0})
+    for name, size in sorted(by_file.items(), key=lambda item: -item[1])[:12]:
+        rows.append({"where": f"[file] {name}", "bytes_per_socket": size / sockets, "count": 0})
+    return rows
+
+
+def _short(filename: str) -> str:
+    for marker in ("site-packages/", "python3.11/", "/work/main/"):
+        if marker in filename:
+            return filename.split(marker, 1)[1]
+    return filename
+
+
+async def serve_main(args: argparse.Namespace) -> None:
+    import structlog
+    import trustme
+
+    # Standard output is the control channel: logs go to standard error, warnings only.
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+    )
+    workdir = Path(args.workdir)
+    ca = trustme.CA()
+    ca_file = workdir / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost", "127.0.0.1").configure_cert(tls)
+    if args.layer in ("tcp", "tls"):
+        setup = await _start_raw(args.layer, tls)
+    elif args.layer in ("ws", "ws-tcp"):
+        setup = await _start_bare_ws(args.layer, tls, args.ws_impl)
+    else:
+        setup = await _start_edge(tls, ca_file, workdir, args.tokens, args.ws_impl)
+    if args.tracemalloc:
+        tracemalloc.start(_TRACE_FRAMES)
+    snapshots: dict[str, tracemalloc.Snapshot] = {}
+    cpu_started = 0.0
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    _reply({"port": setup.port})
+    while line := (await reader.readline()).decode().strip():
+        command, _, argument = line.partition(" ")
+        if command == "measure":
+            gc.collect()
+            if args.tracemalloc:
+                snapshots[argument] = tracemalloc.take_snapshot()
+            _reply({"streams": len(setup.hub.streams)})
+        elif command == "allocations":
+            sockets = int(argument)
+            _reply({"rows": _python_allocations(snapshots["before"], snapshots["after"], sockets)})
+        elif command == "push":
+            cpu_started = time.process_time()
+            await setup.hub.push_rounds(int(argument))
+            _reply({"pushed": int(argument)})
+        elif command == "cpu":
+            _reply({"cpu_s": time.process_time() - cpu_started})
+        elif command == "quit":
+            break
+    # Nothing to keep: a graceful stop of hundreds of sockets would only slow the run down.
+    os._exit(0)
+
+
+def _reply(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data) + "\n")
+    sys.stdout.flush()
+
+
+# --------------------------------------------------------------------------------------------- client
+
+
+async def client_main(args: argparse.Namespace) -> None:
+    from websockets.asyncio.client import connect
+
+    tokens: list[str] = json.loads(Path(args.tokens).read_text()) if args.tokens else []
+    tls: ssl.SSLContext | None = None
+    if args.mode in ("tls", "wss"):
+        tls = ssl.create_default_context(cafile=args.ca)
+    scheme = "wss" if args.mode == "wss" else "ws"
+    url = f"{scheme}://127.0.0.1:{args.port}/api/v1/events"
+    held: list[Any] = []
+    received = 0
+    readers: list[asyncio.Task[None]] = []
+    stack = contextlib.AsyncExitStack()  # never closed: the process exits with its sockets open
+
+    async def read(ws: Any) -> None:
+        nonlocal received
+        with contextlib.suppress(Exception):
+            async for _ in ws:
+                received += 1
+
+    async def open_one(index: int, gate: asyncio.Semaphore) -> None:
+        async with gate:
+            if args.mode in ("tcp", "tls"):
+                _, writer = await asyncio.open_connection("127.0.0.1", args.port, ssl=tls)
+                held.append(writer)
+                return
+            headers = {"authorization": f"Bearer {tokens[index]}"} if tokens else {}
+            ws = await stack.enter_async_context(
+                connect(url, ssl=tls, additional_headers=headers, proxy=None, ping_interval=None)
+            )
+            held.append(ws)
+            readers.append(asyncio.create_task(read(ws)))
+
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    _reply({"ready": True})
+    while line := (await reader.readline()).decode().strip():
+        command, _, argument = line.partition(" ")
+        if command == "open":
+            gate = asyncio.Semaphore(_OPEN_CONCURRENCY)
+            start = len(held)
+            await asyncio.gather(*(open_one(start + n, gate) for n in range(int(argument))))
+            _reply({"open": len(held)})
+        elif command == "expect":
+            wanted = int(argument)
+            deadline = time.monotonic() + 120
+            while received < wanted and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            _reply({"received": received})
+        elif command == "quit":
+            break
+    os._exit(0)
+
+
+# --------------------------------------------------------------------------------------------- driver
+
+
+class Child:
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    @classmethod
+    async def start(cls, *argv: str) -> Child:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            *argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        )
+        return cls(process)
+
+    async def read(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(self.process.stdout.readline(), 300)
+        if not line:
+            raise RuntimeError(f"child {self.process.pid} ended")
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    async def ask(self, command: str) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(command.encode() + b"\n")
+        await self.process.stdin.drain()
+        return await self.read()
+
+    async def quit(self) -> None:
+        assert self.process.stdin is not None
+        with contextlib.suppress(Exception):
+            self.process.stdin.write(b"quit\n")
+            await self.process.stdin.drain()
+        try:
+            await asyncio.wait_for(self.process.wait(), 20)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+
+@dataclass
+class Variant:
+    layer: str
+    loop: str
+    ws_impl: str
+
+    @property
+    def name(self) -> str:
+        impl = f" {self.ws_impl}" if self.layer in ("ws", "ws-tcp", "edge") else ""
+        return f"{self.layer:<7} {self.loop:<8}{impl}"
+
+
+async def run_variant(variant: Variant, args: argparse.Namespace, *, traced: bool) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="edge-socket-memory-") as workdir:
+        total = args.warmup + args.sockets
+        server = await Child.start(
+            "serve",
+            "--layer",
+            variant.layer,
+            "--loop",
+            variant.loop,
+            "--ws-impl",
+            variant.ws_impl,
+            "--workdir",
+            workdir,
+            "--tokens",
+            str(total),
+            *(["--tracemalloc"] if traced else []),
+        )
+        client: Child | None = None
+        try:
+            port = (await server.read())["port"]
+            mode = {"tcp": "tcp", "tls": "tls", "ws-tcp": "ws", "ws": "wss", "edge": "wss"}[variant.layer]
+            tokens = ["--tokens", f"{workdir}/tokens.json"] if variant.layer == "edge" else []
+            client = await Child.start(
+                "client", "--port", str(port), "--mode", mode, "--ca", f"{workdir}/ca.pem", *tokens
+            )
+            await client.read()
+            await client.ask(f"open {args.warmup}")
+            await server.ask("measure before")
+            before_kib = rss_kib(server.process.pid)
+            opened = (await client.ask(f"open {args.sockets}"))["open"]
+            streams = (await server.ask("measure after"))["streams"]
+            after_kib = rss_kib(server.process.pid)
+            result: dict[str, Any] = {
+                "variant": variant.name,
+                "sockets": opened - args.warmup,
+                "rss_kib_before": before_kib,
+                "kib_per_socket": round((after_kib - before_kib) / args.sockets, 1),
+            }
+            if traced:
+                result["allocations"] = (await server.ask(f"allocations {args.sockets}"))["rows"]
+            elif args.events and variant.layer in ("ws", "ws-tcp", "edge"):
+                assert streams == total, f"{streams} streams for {total} sockets"
+                await server.ask(f"push {args.events}")
+                got = (await client.ask(f"expect {total * args.events}"))["received"]
+                cpu_s = (await server.ask("cpu"))["cpu_s"]
+                result["events_received"] = got
+                result["cpu_us_per_event"] = round(cpu_s / max(got, 1) * 1e6, 1)
+            return result
+        finally:
+            if client is not None:
+                await client.quit()
+            await server.quit()
+
+
+def _print_table(results: list[dict[str, Any]]) -> None:
+    print(f"{'variant':<36} {'sockets':>7} {'KiB/socket':>10} {'CPU µs/event':>13}")
+    for row in results:
+        cpu = row.get("cpu_us_per_event")
+        print(
+            f"{row['variant']:<36} {row['sockets']:>7} {row['kib_per_socket']:>10}"
+            f" {cpu if cpu is not None else '-':>13}"
+        )
+
+
+def _print_allocations(variant: str, rows: list[dict[str, Any]]) -> None:
+    print(f"\nPython allocations per socket (tracemalloc), {variant}:")
+    for row in rows:
+        print(f"  {row['bytes_per_socket']:>9.0f} B  {row['count']:>6.1f} blocks  {row['where']}")
+
+
+async def driver_main(args: argparse.Namespace) -> None:
+    variants = [
+        Variant(layer, loop, impl)
+        for layer in args.layers
+        for loop in args.loops
+        for impl in (args.ws_impls if layer in ("ws", "ws-tcp", "edge") else args.ws_impls[:1])
+    ]
+    results = []
+    traces: list[tuple[str, list[dict[str, Any]]]] = []
+    for variant in variants:
+        result = await run_variant(variant, args, traced=False)
+        results.append(result)
+        print(json.dumps(result), file=sys.stderr, flush=True)
+        if args.tracemalloc and variant.layer in ("ws", "ws-tcp", "edge"):
+            traced = await run_variant(variant, args, traced=True)
+            traces.append((variant.name, traced["allocations"]))
+    print(f"\n{args.sockets} sockets after {args.warmup} warm-up sockets, RSS growth of the server process")
+    _print_table(results)
+    for name, rows in traces:
+        _print_allocations(name, rows)
+    if args.json:
+        print(json.dumps({"results": results, "allocations": dict(traces)}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="role")
+    driver = sub.add_parser("run")
+    for options in (parser, driver):
+        options.add_argument("--sockets", type=int, default=500)
+        options.add_argument("--warmup", type=int, default=50)
+        options.add_argument("--layers", nargs="+", choices=LAYERS, default=list(LAYERS))
+        options.add_argument("--loops", nargs="+", choices=LOOPS, default=list(LOOPS))
+        options.add_argument("--ws-impls", nargs="+", choices=WS_IMPLS, default=["websockets-sansio"])
+        options.add_argument("--tracemalloc", action="store_true")
+        options.add_argument("--events", type=int, default=0, help="events pushed to every socket")
+        options.add_argument("--json", action="store_true")
+    serve = sub.add_parser("serve")
+    serve.add_argument("--layer", choices=LAYERS, required=True)
+    serve.add_argument("--loop", choices=LOOPS, required=True)
+    serve.add_argument("--ws-impl", choices=WS_IMPLS, default="websockets-sansio")
+    serve.add_argument("--workdir", required=True)
+    serve.add_argument("--tokens", type=int, default=0)
+    serve.add_argument("--tracemalloc", action="store_true")
+    client = sub.add_parser("client")
+    client.add_argument("--port", type=int, required=True)
+    client.add_argument("--mode", choices=("tcp", "tls", "ws", "wss"), required=True)
+    client.add_argument("--ca", required=True)
+    client.add_argument("--tokens")
+    args = parser.parse_args()
+    if args.role == "serve":
+        factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
+        if args.loop == "uvloop":
+            import uvloop
+
+            factory = uvloop.new_event_loop
+        with asyncio.Runner(loop_factory=factory) as runner:
+            runner.run(serve_main(args))
+    elif args.role == "client":
+        asyncio.run(client_main(args))
+    else:
+        asyncio.run(driver_main(args))
+
+
+if __name__ == "__main__":
+    main()
