@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import resource
 import sys
 import tempfile
 import time
@@ -165,7 +166,9 @@ async def _bench(args: argparse.Namespace, chosen: tuple[str, ...]) -> dict[str,
                     results["memory"] = _memory(memory_before, stack.resident_kib(), len(fleet.agents))
                 for name in chosen:
                     progress.done, progress.failed, progress.errors = 0, 0, {}
+                    cpu_before = _cpu(stack)
                     results[name] = await _scenario(name, fleet, stack, args, duration_s)
+                    results[name]["cpu_s"] = _cpu_used(cpu_before, _cpu(stack))
                     if progress.errors:
                         results[name]["errors"] = dict(progress.errors)
             finally:
@@ -179,7 +182,9 @@ async def _scenario(
     name: str, fleet: Fleet, stack: SpawnedStack | None, args: argparse.Namespace, duration_s: float
 ) -> dict[str, Any]:
     if name == "events":
-        return await scenarios.events(fleet, duration_s=duration_s, rate_per_agent=args.rate)
+        return await scenarios.events(
+            fleet, duration_s=duration_s, rate_per_agent=args.rate, cpu_seconds=lambda: _cpu(stack)
+        )
     if name == "requests":
         return await scenarios.requests(fleet, duration_s=duration_s)
     if name == "flap":
@@ -191,6 +196,24 @@ async def _scenario(
         await stack.start_connector()
 
     return await scenarios.storm(fleet, restart=restart, deadline_s=duration_s + 60)
+
+
+def _cpu(stack: SpawnedStack | None) -> dict[str, float | None]:
+    """CPU seconds used so far by each tier (spawned stacks only) and by this process (the bench)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    tiers: dict[str, float | None] = stack.cpu_seconds() if stack is not None else {}
+    return {**tiers, "bench": usage.ru_utime + usage.ru_stime}
+
+
+def _cpu_used(before: dict[str, float | None], after: dict[str, float | None]) -> dict[str, float]:
+    """CPU seconds each process used between two :func:`_cpu` readings (the whole scenario, including
+    its set-up and tear-down phases)."""
+    used: dict[str, float] = {}
+    for name, end in after.items():
+        start = before.get(name)
+        if start is not None and end is not None:
+            used[name] = round(end - start, 2)
+    return used
 
 
 def _memory(before: dict[str, int | None], after: dict[str, int | None], agents: int) -> dict[str, Any]:

@@ -89,11 +89,18 @@ def latencies(fleet: Fleet) -> Latencies:
     return merged
 
 
-async def events(fleet: Fleet, *, duration_s: float, rate_per_agent: float) -> dict[str, Any]:
+async def events(
+    fleet: Fleet,
+    *,
+    duration_s: float,
+    rate_per_agent: float,
+    cpu_seconds: Callable[[], dict[str, float | None]] | None = None,
+) -> dict[str, Any]:
     """Every agent takes a call and stays on it while the emulator changes the call's data (as an IVR or
     a CRM script does) ``rate_per_agent`` times a second; each change is stamped with the emulator's clock
     when it publishes the notification, so the latency is publication → arrival at the app. Then the
-    customers hang up and the agents wrap up."""
+    customers hang up and the agents wrap up. With ``cpu_seconds`` (CPU used so far per process), the CPU
+    each process spent per published change while the changes flowed is reported too."""
     fleet.progress.phase = "events: calls offered and answered"
     fleet.progress.done = 0
 
@@ -110,10 +117,12 @@ async def events(fleet: Fleet, *, duration_s: float, rate_per_agent: float) -> d
     fleet.progress.phase = "events"
     fleet.progress.done = 0
     before = {agent.spec.id: agent.sequence.received for agent, _ in on_call}
+    cpu_before = cpu_seconds() if cpu_seconds is not None else {}
     published = await _publish_call_data(fleet, [dialog for _, dialog in on_call], duration_s, rate_per_agent)
     elapsed_s = duration_s
     # Let the last notifications arrive before counting.
     await _settle(lambda: sum(len(agent.published_to_arrival.samples_s) for agent, _ in on_call) >= published)
+    cpu_per_event = _cpu_per_event(cpu_before, cpu_seconds() if cpu_seconds is not None else {}, published)
     arrived = Latencies()
     for agent, _ in on_call:
         arrived.extend(agent.published_to_arrival)
@@ -137,6 +146,7 @@ async def events(fleet: Fleet, *, duration_s: float, rate_per_agent: float) -> d
         "events_per_s": round(received / elapsed_s, 1),
         "latency": arrived.summary_ms(),
         "stamped_arrived": len(arrived.samples_s),
+        **({"cpu_us_per_event": cpu_per_event} if cpu_per_event else {}),
         "integrity": integrity(fleet),
         "failures": fleet.progress.failed,
     }
@@ -191,6 +201,17 @@ async def _publish_call_data(
     if in_flight:
         await asyncio.gather(*in_flight)
     return published
+
+
+def _cpu_per_event(
+    before: dict[str, float | None], after: dict[str, float | None], events: int
+) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    for name, end in after.items():
+        start = before.get(name)
+        if start is not None and end is not None and events:
+            figures[name] = round((end - start) / events * 1e6, 1)
+    return figures
 
 
 async def _settle(done: Callable[[], bool], *, timeout_s: float = 5.0, poll_s: float = 0.05) -> None:

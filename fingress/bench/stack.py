@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import signal
 import socket
@@ -55,6 +56,18 @@ def resident_kib(pid: int) -> int | None:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a process has used, in seconds, or None when it is gone (or not on Linux)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Fields after the command name (which may hold spaces, hence the split after its closing parenthesis):
+    # utime and stime are the 12th and 13th, in clock ticks.
+    fields = text.rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -253,6 +266,17 @@ class SpawnedStack:
         """Resident memory of each tier's process, in KiB."""
         return {
             name: (resident_kib(child.pid) if child is not None and child.pid is not None else None)
+            for name, child in (
+                ("edge", self._edge),
+                ("connector", self._connector),
+                ("emulator", self._emulator),
+            )
+        }
+
+    def cpu_seconds(self) -> dict[str, float | None]:
+        """CPU time each tier's process has used so far, in seconds."""
+        return {
+            name: (cpu_seconds(child.pid) if child is not None and child.pid is not None else None)
             for name, child in (
                 ("edge", self._edge),
                 ("connector", self._connector),

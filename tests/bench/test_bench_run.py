@@ -37,3 +37,4 @@ def test_the_events_scenario_measures_every_published_change(tmp_path: Path) -> 
     assert 0 < events["latency"]["p50_ms"] <= events["latency"]["max_ms"]
     assert events["failures"] == 0
     assert figures["memory"]["connector_rss_kib"] > 0
+    assert set(events["cpu_us_per_event"]) == {"edge", "connector", "emulator", "bench"}
