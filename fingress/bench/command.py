@@ -82,6 +82,12 @@ def register(subparsers: Any) -> None:
         default=DEFAULT_LOOP,
         help=f"--spawn-demo: the event loop of the edge process (default {DEFAULT_LOOP})",
     )
+    parser.add_argument(
+        "--connector-loop",
+        choices=LOOPS,
+        default=DEFAULT_LOOP,
+        help=f"--spawn-demo: the event loop of the connector process (default {DEFAULT_LOOP})",
+    )
     parser.add_argument("--json", action="store_true", help="print every figure as JSON instead of a table")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.set_defaults(run=run)
@@ -121,6 +127,7 @@ async def _target(args: argparse.Namespace) -> AsyncIterator[tuple[Target, Spawn
                 agents=args.agents,
                 disconnect_grace_s=args.grace_s,
                 edge_loop=args.edge_loop,
+                connector_loop=args.connector_loop,
             )
         )
         target = await stack.start()
