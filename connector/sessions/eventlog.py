@@ -65,7 +65,11 @@ class EventLog:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self._agent_id = agent_id
-        self._buffer: deque[AgentEvent] = deque(maxlen=capacity)
+        # Replay entries are plain ``(seq, type, json)`` tuples, not AgentEvents: tuples of strings and ints
+        # are untracked by the cyclic GC, so thousands of agents' buffers neither lengthen its collections
+        # nor, by surviving into the oldest generation, trigger full ones (pauses of ~100 ms per agent
+        # thousand that showed as the event-latency tail).
+        self._buffer: deque[tuple[int, str, str]] = deque(maxlen=capacity)
         self._snapshot = snapshot
         self._now = now
         self._on_published = on_published
@@ -86,7 +90,7 @@ class EventLog:
             raise ValueError("snapshots are made by subscribe(), never published")
         self._last_seq += 1
         event = self._frame(self._last_seq, type_, data)
-        self._buffer.append(event)
+        self._buffer.append((event.seq, event.type, event.json))
         for sink in tuple(self._sinks):
             self._push(sink, event)
         if self._on_published is not None:
@@ -118,10 +122,13 @@ class EventLog:
             return None
         if since == self._last_seq:
             return []
-        if not self._buffer or self._buffer[0].seq > since + 1:
+        if not self._buffer or self._buffer[0][0] > since + 1:
             return None
-        start = since + 1 - self._buffer[0].seq
-        return list(itertools.islice(self._buffer, start, None))
+        start = since + 1 - self._buffer[0][0]
+        return [
+            AgentEvent(agent_id=self._agent_id, seq=seq, type=type_, json=text)
+            for seq, type_, text in itertools.islice(self._buffer, start, None)
+        ]
 
     def snapshot_event(self) -> AgentEvent:
         """A ``snapshot`` frame carrying the current last seq (it does not advance it)."""
