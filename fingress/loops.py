@@ -7,6 +7,8 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from fingress.gc_tuning import tune_for_serving
+
 T = TypeVar("T")
 
 # uvloop's TLS transport allocates the read buffer lazily, where CPython's zero-fills 256 KiB per
@@ -34,7 +36,9 @@ def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
 
 
 def run_on(name: str, main: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run(main)`` on the named loop."""
+    """``asyncio.run(main)`` on the named loop, with the collector tuned for serving
+    (:mod:`fingress.gc_tuning`)."""
     factory = loop_factory(name)
+    tune_for_serving()
     with asyncio.Runner(loop_factory=factory) as runner:
         return runner.run(main)

@@ -20,7 +20,7 @@ from fingress.bench.fleet import Fleet, Progress
 from fingress.bench.report import render_table
 from fingress.bench.stack import SpawnedStack, StackOptions
 from fingress.bench.target import Target, target_from_demo_json
-from fingress.loops import DEFAULT_LOOP, LOOPS
+from fingress.loops import DEFAULT_LOOP, LOOPS, run_on
 
 SCENARIOS = ("events", "requests", "storm", "flap")
 # No run outlives this, whatever --duration-s says.
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         print("fingress bench: storm restarts the connector: it needs --spawn-demo", file=sys.stderr)
         return 2
     try:
-        results = asyncio.run(_bench(args, chosen))
+        results = run_on("asyncio", _bench(args, chosen))
     except ConfigError as error:
         print(f"fingress bench: {error}", file=sys.stderr)
         return 2

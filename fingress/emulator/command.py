@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from edge.tunnel.errors import ConfigError
+from fingress.loops import run_on
 
 from .config import EmulatorConfig, load_config
 from .devcert import ensure_dev_certificate
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         xmpp_ports=_ports(args.xmpp_port_a, args.xmpp_port_b),
     )
     try:
-        asyncio.run(_serve(server, emulator_config, cert))
+        run_on("asyncio", _serve(server, emulator_config, cert))
     except OSError as error:
         print(f"fingress emulator: cannot listen: {error.strerror or error}", file=sys.stderr)
         return 1

@@ -3,12 +3,27 @@ memory per agent connection), the connector to asyncio; a loop runs what it is g
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import gc
+import subprocess
+import sys
+from collections.abc import Iterator
 
 import pytest
 
 from fingress.cli import build_parser
+from fingress.gc_tuning import FULL_COLLECTION_AFTER
 from fingress.loops import loop_factory, run_on
+
+
+@pytest.fixture(autouse=True)
+def restored_collector() -> Iterator[None]:
+    """run_on tunes this (the test) process's collector: put it back afterwards."""
+    threshold = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
 
 
 @pytest.mark.parametrize(("command", "default"), [("edge", "uvloop"), ("connector", "asyncio")])
@@ -35,3 +50,23 @@ def test_run_on_runs_the_coroutine_on_the_named_loop(name: str) -> None:
 
     module = run_on(name, loop_module())
     assert module.startswith("uvloop" if name == "uvloop" else "asyncio")
+
+
+def test_run_on_tunes_the_collector_for_serving() -> None:
+    """Start-up objects frozen, full collections far apart (in a fresh interpreter: the settings are
+    process-wide)."""
+    probe = (
+        "import gc, asyncio\n"
+        "from fingress.loops import run_on\n"
+        "before = (gc.get_threshold(), gc.get_freeze_count())\n"
+        "async def main(): return (gc.get_threshold(), gc.get_freeze_count())\n"
+        "print(repr((before, run_on('asyncio', main()))))\n"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    (threshold_before, frozen_before), (threshold_after, frozen_after) = ast.literal_eval(output)
+    assert threshold_before == (700, 10, 10)
+    assert frozen_before == 0
+    assert threshold_after == (700, 10, FULL_COLLECTION_AFTER)
+    assert frozen_after > 1000, "the modules' objects are in the permanent generation"
