@@ -46,7 +46,8 @@ from typing import Any
 
 LAYERS = ("tcp", "tls", "ws-tcp", "ws", "edge")
 LOOPS = ("uvloop", "asyncio")
-WS_IMPLS = ("websockets-sansio", "websockets", "wsproto")
+# "trimmed" is what the edge runs (edge.events.protocol.EventSocketProtocol); the others are uvicorn's own.
+WS_IMPLS = ("trimmed", "websockets-sansio", "websockets", "wsproto")
 _OPEN_CONCURRENCY = 32
 _TRACE_FRAMES = 6
 # A dialog.updated frame of a realistic size (call variables, participants): what the edge relays.
@@ -201,9 +202,11 @@ async def _start_bare_ws(layer: str, tls: ssl.SSLContext, ws_impl: str) -> Serve
             yield
 
     hub = Hub()
+    from edge.events.protocol import EventSocketProtocol
+
     config = uvicorn.Config(
         _bare_ws_app(hub),
-        ws=ws_impl,
+        ws=EventSocketProtocol if ws_impl == "trimmed" else ws_impl,
         ws_max_size=64 * 1024,
         ws_per_message_deflate=False,
         ssl_context_factory=(lambda _c, _d: tls) if layer == "ws" else None,
@@ -245,7 +248,7 @@ async def _start_edge(
         admin=AdminListener(host="127.0.0.1", port=0),
         server=ServerLimits(graceful_shutdown_s=1),
     )
-    if ws_impl != "websockets-sansio":
+    if ws_impl != "trimmed":
         import edge.server as edge_server
 
         original = edge_server._uvicorn_config
@@ -282,7 +285,7 @@ def _python_allocations(
         by_file[name] = by_file.get(name, 0) + stat.size_diff
     total = sum(by_file.values())
     rows.append({"where": "TOTAL", "bytes_per_socket": total / sockets, "count": 0})
-    for name, size in sorted(by_file.items(), key=lambda item: -item[1])[:12]:
+    for name, size in sorted(by_file.items(), key=lambda item: -item[1])[:30]:
         rows.append({"where": f"[file] {name}", "bytes_per_socket": size / sockets, "count": 0})
     return rows
 
@@ -570,14 +573,14 @@ def main() -> None:
         options.add_argument("--warmup", type=int, default=50)
         options.add_argument("--layers", nargs="+", choices=LAYERS, default=list(LAYERS))
         options.add_argument("--loops", nargs="+", choices=LOOPS, default=list(LOOPS))
-        options.add_argument("--ws-impls", nargs="+", choices=WS_IMPLS, default=["websockets-sansio"])
+        options.add_argument("--ws-impls", nargs="+", choices=WS_IMPLS, default=["trimmed"])
         options.add_argument("--tracemalloc", action="store_true")
         options.add_argument("--events", type=int, default=0, help="events pushed to every socket")
         options.add_argument("--json", action="store_true")
     serve = sub.add_parser("serve")
     serve.add_argument("--layer", choices=LAYERS, required=True)
     serve.add_argument("--loop", choices=LOOPS, required=True)
-    serve.add_argument("--ws-impl", choices=WS_IMPLS, default="websockets-sansio")
+    serve.add_argument("--ws-impl", choices=WS_IMPLS, default="trimmed")
     serve.add_argument("--workdir", required=True)
     serve.add_argument("--tokens", type=int, default=0)
     serve.add_argument("--tracemalloc", action="store_true")

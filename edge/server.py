@@ -27,6 +27,7 @@ from starlette.types import ASGIApp
 from edge.admin import build_admin_app
 from edge.app import build_public_app
 from edge.config import EdgeConfig
+from edge.events.protocol import EventSocketProtocol
 from edge.events.tickets import TicketStore
 from edge.metrics import EdgeMetrics
 from edge.policy_runtime import PolicyParticipant, PolicyRuntime
@@ -77,6 +78,7 @@ class EdgeServer:
         public = _uvicorn_config(
             public_app,
             ssl_context_factory=lambda _config, _default: self._ssl_context_factory(),
+            ws_protocol=EventSocketProtocol,
             ws_max_size=limits.ws_max_message_bytes,
             timeout_graceful_shutdown_s=limits.graceful_shutdown_s,
         )
@@ -130,6 +132,7 @@ def _uvicorn_config(
     timeout_graceful_shutdown_s: float,
     ssl_context_factory: Callable[[uvicorn.Config, Callable[[], ssl.SSLContext]], ssl.SSLContext]
     | None = None,
+    ws_protocol: type[asyncio.Protocol] | str = "auto",
     ws_max_size: int = 64 * 1024,
 ) -> uvicorn.Config:
     # uvicorn must not configure logging (structlog is ours), log access (we do, with redaction), believe
@@ -137,6 +140,7 @@ def _uvicorn_config(
     return uvicorn.Config(
         app,
         ssl_context_factory=ssl_context_factory,
+        ws=ws_protocol,
         ws_max_size=ws_max_size,
         ws_per_message_deflate=False,
         timeout_graceful_shutdown=max(1, round(timeout_graceful_shutdown_s)),

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import structlog
+from starlette.datastructures import QueryParams
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from edge.events.close_codes import TOO_MANY_SOCKETS_CODE, CloseCode
@@ -60,13 +61,17 @@ class EventSocketEndpoint:
         principal = context.principal
         assert principal is not None
         policy = context.snapshot.policy.events
-        since = parse_since(websocket.query_params.get("since"))
+        # Not websocket.query_params: that would be cached on the socket (and a ticket with it) for hours.
+        since = parse_since(QueryParams(websocket.scope["query_string"]).get("since"))
         if not self._sockets.try_acquire(principal.agent_id, cap=policy.max_sockets_per_agent):
             raise RateLimited(TOO_MANY_SOCKETS_CODE, "This agent has too many event sockets open.")
         try:
             stream = await self._upstream.open_events(principal, since=since)
             try:
                 await websocket.accept()
+                # Nothing reads the handshake's headers again; they are ~2 KiB a socket, for hours, and
+                # the bearer token is among them.
+                websocket.scope["headers"] = []
                 self._metrics.event_sockets.inc()
                 try:
                     code = await _Relay(websocket, stream, principal, policy, self._clock).run(since or 0)

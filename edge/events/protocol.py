@@ -1,0 +1,125 @@
+"""The WebSocket protocol the public listener runs: uvicorn's ``websockets-sansio`` protocol (its default,
+and the cheapest in CPU per message of uvicorn's three), trimmed for sockets that stay open for hours.
+
+An event socket is mostly idle, so what it holds while idle is memory per signed-in agent. Per socket,
+uvicorn's protocol keeps the handshake request and response for the socket's whole life (~4.5 KiB; the
+request's headers hold the bearer token), an ``asyncio.Queue`` for what the client sends (three deques
+and an ``asyncio.Event``: ~3.4 KiB, for a client that sends nothing) and an ``asyncio.Event`` for write
+flow control (~0.8 KiB). :class:`EventSocketProtocol` drops the handshake once it is answered and
+swaps the two primitives for :class:`Inbox` and :class:`WritableFlag`, which hold nothing while empty.
+Behaviour is uvicorn's own; ``benchmarks/edge_socket_memory.py`` measures the difference.
+
+The swap relies on which methods uvicorn 0.54's protocol calls on the two (``put_nowait``, ``get``,
+``empty``; ``set``, ``clear``, ``wait``); the event socket tests exercise every path over real sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Generic, TypeVar
+
+from uvicorn._types import ASGISendEvent
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+T = TypeVar("T")
+
+
+class Inbox(Generic[T]):
+    """A FIFO for one connection's received messages: ``put_nowait`` from protocol callbacks, ``get``
+    awaited by the app. Unbounded like the queue it replaces (uvicorn pauses reading while a message
+    waits). ``get`` is safe to cancel: the message stays for the next call."""
+
+    __slots__ = ("_items", "_waiters")
+
+    def __init__(self) -> None:
+        self._items: list[T] = []
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def put_nowait(self, item: T) -> None:
+        self._items.append(item)
+        self._wake_one()
+
+    async def get(self) -> T:
+        while not self._items:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                # Cancelled, perhaps just after being woken: pass the wake-up on to another getter.
+                self._waiters.remove(waiter)
+                if self._items:
+                    self._wake_one()
+                raise
+            self._waiters.remove(waiter)
+        item = self._items.pop(0)
+        if self._items:
+            self._wake_one()
+        return item
+
+    def _wake_one(self) -> None:
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+
+class WritableFlag:
+    """Write flow control: set while the transport takes more data. ``wait`` returns at once while set,
+    else when :meth:`set` is next called."""
+
+    __slots__ = ("_is_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._is_set = True
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def is_set(self) -> bool:
+        return self._is_set
+
+    def set(self) -> None:
+        self._is_set = True
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._is_set = False
+
+    async def wait(self) -> bool:
+        if self._is_set:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+        return True
+
+
+class EventSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O WebSocket protocol, holding less per open socket (see the module docstring).
+    Pass the class as ``uvicorn.Config(ws=...)``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = Inbox()  # type: ignore[assignment]
+        self.writable = WritableFlag()  # type: ignore[assignment]
+
+    async def send(self, message: ASGISendEvent) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept" and self.handshake_complete:
+            # Read only while answering the handshake. The parser of ``websockets`` keeps the request as a
+            # local for the connection's life, so its headers (the bearer token among them) are emptied
+            # rather than only let go of.
+            self.request.headers.clear()
+            del self.request, self.response

@@ -1,0 +1,238 @@
+"""The trimmed WebSocket protocol the public listener runs (edge.events.protocol) and the event socket's
+two-task shape: its primitives on their own, and over real TLS sockets what an open socket keeps (no
+handshake headers, no bearer token, two tasks), flow control when the client stops reading, heartbeats
+on schedule while the client talks, and a closed socket giving back its stream and its cap slot."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import ssl
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request
+
+from edge.events.close_codes import CloseCode
+from edge.events.protocol import EventSocketProtocol, Inbox, WritableFlag
+from tests.edge.conftest import Edge, EdgeFactory
+from tests.edge.test_events import close_code, frame, next_stream
+from tests.support.timing import seconds
+
+
+async def test_inbox_is_fifo_and_get_waits_for_a_put() -> None:
+    inbox: Inbox[int] = Inbox()
+    assert inbox.empty()
+    getter = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    assert not getter.done()
+    inbox.put_nowait(1)
+    inbox.put_nowait(2)
+    async with asyncio.timeout(seconds(1)):
+        assert await getter == 1
+        assert inbox.qsize() == 1
+        assert await inbox.get() == 2
+    assert inbox.empty()
+
+
+async def test_inbox_get_cancelled_after_its_wakeup_leaves_the_item_for_the_next_getter() -> None:
+    inbox: Inbox[str] = Inbox()
+    first = asyncio.ensure_future(inbox.get())
+    second = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    inbox.put_nowait("only")  # wakes the first getter...
+    first.cancel()  # ...which is cancelled before it runs
+    async with asyncio.timeout(seconds(1)):
+        assert await second == "only"
+    assert first.cancelled()
+    assert inbox.empty()
+
+
+async def test_writable_flag_blocks_while_cleared_and_releases_every_waiter_on_set() -> None:
+    flag = WritableFlag()
+    async with asyncio.timeout(seconds(1)):
+        assert await flag.wait()
+    flag.clear()
+    waiters = [asyncio.ensure_future(flag.wait()) for _ in range(3)]
+    cancelled = asyncio.ensure_future(flag.wait())
+    await asyncio.sleep(0)
+    assert not any(waiter.done() for waiter in waiters)
+    cancelled.cancel()
+    await asyncio.sleep(0)
+    flag.set()
+    async with asyncio.timeout(seconds(1)):
+        assert await asyncio.gather(*waiters) == [True, True, True]
+    assert flag.is_set()
+
+
+def _coroutine_name(task: asyncio.Task[Any]) -> str:
+    return str(getattr(task.get_coro(), "__qualname__", ""))
+
+
+def _open_protocols() -> list[EventSocketProtocol]:
+    return [
+        item
+        for item in gc.get_objects()
+        if isinstance(item, EventSocketProtocol) and item.handshake_complete and not item.disconnected
+    ]
+
+
+async def test_an_open_socket_keeps_neither_the_handshake_nor_the_token(
+    edge: Edge, client_ssl_context: ssl.SSLContext
+) -> None:
+    token = edge.idp.mint("1001")
+    async with (
+        asyncio.timeout(seconds(10)),
+        connect(
+            edge.ws_url + "?since=3",
+            ssl=client_ssl_context,
+            additional_headers={"authorization": f"Bearer {token}", "x-request-id": "handshake-1234"},
+            proxy=None,
+        ) as ws,
+    ):
+        stream = await next_stream(edge)
+        stream.push(4, "snapshot")
+        assert (await frame(ws))["seq"] == 4
+        [protocol] = _open_protocols()
+        assert isinstance(protocol.queue, Inbox)
+        assert isinstance(protocol.writable, WritableFlag)
+        assert not hasattr(protocol, "request")
+        assert not hasattr(protocol, "response")
+        assert protocol.scope["headers"] == []
+        # The server's parser keeps its Request as a local: emptied. The client's own is not the edge's.
+        holding = [
+            item
+            for item in gc.get_objects()
+            if isinstance(item, Request) and item is not ws.request and token in str(item.headers)
+        ]
+        assert holding == []
+
+
+async def test_an_open_socket_costs_the_edge_two_tasks(
+    edge: Edge, client_ssl_context: ssl.SSLContext
+) -> None:
+    async def open_socket(agent: str) -> ClientConnection:
+        # No client keepalive: its task would be counted with the edge's.
+        ws = await connect(
+            edge.ws_url,
+            ssl=client_ssl_context,
+            additional_headers=edge.auth(agent),
+            proxy=None,
+            ping_interval=None,
+        )
+        (await next_stream(edge)).push(1, "snapshot")
+        await frame(ws)
+        return ws
+
+    async with asyncio.timeout(seconds(10)):
+        warm = await open_socket("1000")
+        before = asyncio.all_tasks()
+        sockets = [await open_socket(str(1001 + n)) for n in range(3)]
+        # The rate limiter's memory storage runs an expiry task of its own now and then: not per socket.
+        added = {
+            task
+            for task in asyncio.all_tasks() - before
+            if not _coroutine_name(task).startswith("MemoryStorage.")
+        }
+        assert len(added) == 2 * len(sockets), sorted(map(_coroutine_name, added))
+        for ws in [warm, *sockets]:
+            await ws.close()
+
+
+async def test_heartbeats_keep_their_schedule_while_the_client_keeps_talking(
+    make_edge: EdgeFactory, client_ssl_context: ssl.SSLContext
+) -> None:
+    edge: Edge = await make_edge(events={"heartbeat_s": 0.2})
+    async with (
+        asyncio.timeout(seconds(10)),
+        connect(edge.ws_url, ssl=client_ssl_context, additional_headers=edge.auth(), proxy=None) as ws,
+    ):
+        await next_stream(edge)
+
+        async def chatter() -> None:
+            while True:  # more often than heartbeat_s: each message must not push the next beat back
+                await ws.send("ignored")
+                await asyncio.sleep(0.02)
+
+        talking = asyncio.create_task(chatter())
+        try:
+            beats = [await frame(ws) for _ in range(3)]
+        finally:
+            talking.cancel()
+        assert [beat["type"] for beat in beats] == ["heartbeat"] * 3
+
+
+async def test_a_client_that_stops_reading_pauses_the_edge_and_then_gets_everything_in_order(
+    edge: Edge, client_ssl_context: ssl.SSLContext
+) -> None:
+    events = 1500
+    async with (
+        asyncio.timeout(seconds(20)),
+        connect(
+            edge.ws_url, ssl=client_ssl_context, additional_headers=edge.auth(), proxy=None, max_queue=4
+        ) as ws,
+    ):
+        stream = await next_stream(edge)
+        [protocol] = _open_protocols()
+        padding = "x" * 8000
+        for seq in range(1, events + 1):
+            stream.push(seq, "dialog.updated", {"padding": padding})
+        while protocol.writable.is_set():  # the client reads nothing yet: the edge's writes back up
+            await asyncio.sleep(0.01)
+        seqs = [json.loads(await ws.recv())["seq"] for _ in range(events)]
+        assert seqs == list(range(1, events + 1))
+        assert protocol.writable.is_set()
+
+
+async def test_closing_a_socket_gives_back_its_stream_and_its_cap_slot(
+    make_edge: EdgeFactory, client_ssl_context: ssl.SSLContext
+) -> None:
+    edge: Edge = await make_edge(events={"max_sockets_per_agent": 1})
+    async with asyncio.timeout(seconds(10)):
+        async with connect(edge.ws_url, ssl=client_ssl_context, additional_headers=edge.auth(), proxy=None):
+            first = await next_stream(edge)
+        await first.closed.wait()
+        async with connect(
+            edge.ws_url, ssl=client_ssl_context, additional_headers=edge.auth(), proxy=None
+        ) as ws:
+            second = await next_stream(edge)
+            second.push(1, "session.ended", {"reason": "forced_logout"})
+            assert (await frame(ws))["type"] == "session.ended"
+            assert await close_code(ws) == CloseCode.SESSION_ENDED
+
+
+async def test_the_token_expiry_close_fires_while_events_flow(
+    edge: Edge, client_ssl_context: ssl.SSLContext
+) -> None:
+    async with (
+        asyncio.timeout(seconds(10)),
+        connect(
+            edge.ws_url, ssl=client_ssl_context, additional_headers=edge.auth(lifetime_s=2), proxy=None
+        ) as ws,
+    ):
+        stream = await next_stream(edge)
+
+        async def publish() -> None:
+            seq = 0
+            while True:
+                seq += 1
+                stream.push(seq, "agent.updated")
+                await asyncio.sleep(0.05)
+
+        publishing = asyncio.create_task(publish())
+        received: list[dict[str, Any]] = []
+
+        async def read_until_closed() -> None:
+            while True:
+                received.append(await frame(ws))
+
+        try:
+            with pytest.raises(ConnectionClosed):
+                await read_until_closed()
+        finally:
+            publishing.cancel()
+        assert ws.close_code == CloseCode.TOKEN_EXPIRED
+        assert len(received) > 5
