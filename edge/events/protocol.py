@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Generic, TypeVar
 
-from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 T = TypeVar("T")
@@ -115,11 +114,11 @@ class EventSocketProtocol(WebSocketsSansIOProtocol):
         self.queue = Inbox()  # type: ignore[assignment]
         self.writable = WritableFlag()  # type: ignore[assignment]
 
-    async def send(self, message: ASGISendEvent) -> None:
-        await super().send(message)
-        if message["type"] == "websocket.accept" and self.handshake_complete:
-            # Read only while answering the handshake. The parser of ``websockets`` keeps the request as a
-            # local for the connection's life, so its headers (the bearer token among them) are emptied
-            # rather than only let go of.
-            self.request.headers.clear()
-            del self.request, self.response
+    def start_keepalive(self) -> None:
+        # uvicorn calls this once, right after answering the handshake with 101: the one moment to let the
+        # handshake go without a wrapper on every send. The parser of ``websockets`` keeps the request as
+        # a local for the connection's life, so its headers (the bearer token among them) are emptied
+        # rather than only let go of.
+        self.request.headers.clear()
+        del self.request, self.response
+        super().start_keepalive()

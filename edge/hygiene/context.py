@@ -78,6 +78,11 @@ class ContextMiddleware:
             client_ip=client_ip(peer[0] if peer else None, forwarded, snapshot.trusted_proxies),
         )
 
+        if scope["type"] == "websocket":
+            # No response headers to add; unwrapped, a socket's every frame skips a call.
+            await self.app(scope, receive, send)
+            return
+
         async def send_with_request_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]

@@ -73,10 +73,11 @@ def _coroutine_name(task: asyncio.Task[Any]) -> str:
 
 
 def _open_protocols() -> list[EventSocketProtocol]:
+    # type(), not isinstance(): gc.get_objects() holds weak proxies, and isinstance() on a dead one raises.
     return [
         item
         for item in gc.get_objects()
-        if isinstance(item, EventSocketProtocol) and item.handshake_complete and not item.disconnected
+        if type(item) is EventSocketProtocol and item.handshake_complete and not item.disconnected
     ]
 
 
@@ -106,7 +107,7 @@ async def test_an_open_socket_keeps_neither_the_handshake_nor_the_token(
         holding = [
             item
             for item in gc.get_objects()
-            if isinstance(item, Request) and item is not ws.request and token in str(item.headers)
+            if type(item) is Request and item is not ws.request and token in str(item.headers)
         ]
         assert holding == []
 
