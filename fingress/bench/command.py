@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -189,8 +190,12 @@ async def _scenario(
     name: str, fleet: Fleet, stack: SpawnedStack | None, args: argparse.Namespace, duration_s: float
 ) -> dict[str, Any]:
     if name == "events":
+        baseline = _cpu(stack)
         return await scenarios.events(
-            fleet, duration_s=duration_s, rate_per_agent=args.rate, cpu_seconds=lambda: _cpu(stack)
+            fleet,
+            duration_s=duration_s,
+            rate_per_agent=args.rate,
+            cpu_seconds=lambda: _cpu_used(baseline, _cpu(stack)),
         )
     if name == "requests":
         return await scenarios.requests(fleet, duration_s=duration_s)
@@ -205,21 +210,24 @@ async def _scenario(
     return await scenarios.storm(fleet, restart=restart, deadline_s=duration_s + 60)
 
 
-def _cpu(stack: SpawnedStack | None) -> dict[str, float | None]:
-    """CPU seconds used so far by each tier (spawned stacks only) and by this process (the bench)."""
+def _cpu(stack: SpawnedStack | None) -> dict[str, tuple[int, float | None] | None]:
+    """``(pid, CPU seconds used so far)`` of each tier (spawned stacks only) and of this process."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    tiers: dict[str, float | None] = stack.cpu_seconds() if stack is not None else {}
-    return {**tiers, "bench": usage.ru_utime + usage.ru_stime}
+    tiers = stack.cpu_seconds() if stack is not None else {}
+    return {**tiers, "bench": (os.getpid(), usage.ru_utime + usage.ru_stime)}
 
 
-def _cpu_used(before: dict[str, float | None], after: dict[str, float | None]) -> dict[str, float]:
+def _cpu_used(
+    before: dict[str, tuple[int, float | None] | None], after: dict[str, tuple[int, float | None] | None]
+) -> dict[str, float]:
     """CPU seconds each process used between two :func:`_cpu` readings (the whole scenario, including
-    its set-up and tear-down phases)."""
+    its set-up and tear-down phases); a tier whose process was restarted in between is left out."""
     used: dict[str, float] = {}
     for name, end in after.items():
         start = before.get(name)
-        if start is not None and end is not None:
-            used[name] = round(end - start, 2)
+        if start is None or end is None or start[0] != end[0] or start[1] is None or end[1] is None:
+            continue
+        used[name] = round(end[1] - start[1], 2)
     return used
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -94,7 +94,7 @@ async def events(
     *,
     duration_s: float,
     rate_per_agent: float,
-    cpu_seconds: Callable[[], dict[str, float | None]] | None = None,
+    cpu_seconds: Callable[[], Mapping[str, float | None]] | None = None,
 ) -> dict[str, Any]:
     """Every agent takes a call and stays on it while the emulator changes the call's data (as an IVR or
     a CRM script does) ``rate_per_agent`` times a second; each change is stamped with the emulator's clock
@@ -204,7 +204,7 @@ async def _publish_call_data(
 
 
 def _cpu_per_event(
-    before: dict[str, float | None], after: dict[str, float | None], events: int
+    before: Mapping[str, float | None], after: Mapping[str, float | None], events: int
 ) -> dict[str, float]:
     figures: dict[str, float] = {}
     for name, end in after.items():

@@ -274,10 +274,13 @@ class SpawnedStack:
             )
         }
 
-    def cpu_seconds(self) -> dict[str, float | None]:
-        """CPU time each tier's process has used so far, in seconds."""
+    def cpu_seconds(self) -> dict[str, tuple[int, float | None] | None]:
+        """``(pid, CPU seconds used so far)`` of each tier's process (the pid tells a restarted process
+        from its predecessor)."""
         return {
-            name: (cpu_seconds(child.pid) if child is not None and child.pid is not None else None)
+            name: (
+                (child.pid, cpu_seconds(child.pid)) if child is not None and child.pid is not None else None
+            )
             for name, child in (
                 ("edge", self._edge),
                 ("connector", self._connector),
