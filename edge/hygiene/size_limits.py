@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge.hygiene.context import context_of, header
+from edge.policy import LimitsPolicy
 from edge.problems import HeadersTooLarge, UriTooLong
 from edge.tunnel.errors import PayloadTooLarge
 
@@ -24,15 +25,7 @@ class SizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limits = context_of(scope).snapshot.policy.limits
-        target = len(scope.get("raw_path") or scope["path"].encode()) + len(scope.get("query_string", b""))
-        if target > limits.max_url_bytes:
-            raise UriTooLong("uri_too_long", f"The request target exceeds {limits.max_url_bytes} bytes.")
-        headers = scope.get("headers", ())
-        header_bytes = sum(len(name) + len(value) for name, value in headers)
-        if header_bytes > limits.max_header_bytes or len(headers) > MAX_HEADER_COUNT:
-            raise HeadersTooLarge(
-                "headers_too_large", f"The request headers exceed {limits.max_header_bytes} bytes."
-            )
+        _check_target_and_headers(scope, limits)
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
             return
@@ -53,3 +46,17 @@ class SizeLimitMiddleware:
             return message
 
         await self.app(scope, counting_receive, send)
+
+
+def _check_target_and_headers(scope: Scope, limits: LimitsPolicy) -> None:
+    # A function of its own: an event socket's frame lives for hours, and a local holding the header list
+    # in it would keep every header (the bearer token among them) alive as long.
+    target = len(scope.get("raw_path") or scope["path"].encode()) + len(scope.get("query_string", b""))
+    if target > limits.max_url_bytes:
+        raise UriTooLong("uri_too_long", f"The request target exceeds {limits.max_url_bytes} bytes.")
+    headers = scope.get("headers", ())
+    header_bytes = sum(len(name) + len(value) for name, value in headers)
+    if header_bytes > limits.max_header_bytes or len(headers) > MAX_HEADER_COUNT:
+        raise HeadersTooLarge(
+            "headers_too_large", f"The request headers exceed {limits.max_header_bytes} bytes."
+        )

@@ -110,6 +110,18 @@ async def test_an_open_socket_keeps_neither_the_handshake_nor_the_token(
             if type(item) is Request and item is not ws.request and token in str(item.headers)
         ]
         assert holding == []
+        # Nor does anything up the socket's stack (a middleware's local, say) keep the scope's header list.
+        raw = token.encode()
+        header_lists = [
+            item
+            for item in gc.get_objects()
+            if type(item) is list
+            and any(
+                type(entry) is tuple and entry[:1] == (b"authorization",) and raw in entry[1]
+                for entry in item
+            )
+        ]
+        assert header_lists == []
 
 
 async def test_an_open_socket_costs_the_edge_two_tasks(
