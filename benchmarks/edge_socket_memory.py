@@ -267,6 +267,27 @@ async def _start_edge(
     return ServerSetup(port=server.public_port, hub=hub, keep=(server, idp_cm))
 
 
+def _route_events_directly() -> None:
+    """What ``edge.app`` would build if the events endpoint were handed to starlette as an ASGI app: the
+    route calls it without ``websocket_session`` and ``wrap_app_handling_exceptions`` (which, without a
+    Starlette application's exception handlers, only re-raise)."""
+    from starlette.routing import WebSocketRoute
+    from starlette.websockets import WebSocket
+
+    import edge.app
+
+    class DirectWebSocketRoute(WebSocketRoute):
+        def __init__(self, path: str, endpoint: Callable[[WebSocket], Any]) -> None:
+            super().__init__(path, endpoint)
+
+            async def app(scope: Any, receive: Any, send: Any) -> None:
+                await endpoint(WebSocket(scope, receive=receive, send=send))
+
+            self.app = app
+
+    setattr(edge.app, "WebSocketRoute", DirectWebSocketRoute)  # noqa: B010 -- a benchmark-only patch
+
+
 def _python_allocations(
     before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, sockets: int
 ) -> list[dict[str, Any]]:
@@ -312,11 +333,15 @@ async def serve_main(args: argparse.Namespace) -> None:
     ca.cert_pem.write_to_path(str(ca_file))
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("localhost", "127.0.0.1").configure_cert(tls)
+    if args.num_tickets is not None:
+        tls.num_tickets = args.num_tickets
     if args.layer in ("tcp", "tls"):
         setup = await _start_raw(args.layer, tls)
     elif args.layer in ("ws", "ws-tcp"):
         setup = await _start_bare_ws(args.layer, tls, args.ws_impl)
     else:
+        if args.direct_route:
+            _route_events_directly()
         setup = await _start_edge(tls, ca_file, workdir, args.tokens, args.ws_impl)
     if args.tracemalloc:
         tracemalloc.start(_TRACE_FRAMES)
@@ -484,6 +509,8 @@ async def run_variant(variant: Variant, args: argparse.Namespace, *, traced: boo
             "--tokens",
             str(total),
             *(["--tracemalloc"] if traced else []),
+            *(["--num-tickets", str(args.num_tickets)] if args.num_tickets is not None else []),
+            *(["--direct-route"] if args.direct_route else []),
         )
         client: Child | None = None
         try:
@@ -515,6 +542,11 @@ async def run_variant(variant: Variant, args: argparse.Namespace, *, traced: boo
                 cpu_s = (await server.ask("cpu"))["cpu_s"]
                 result["events_received"] = got
                 result["cpu_us_per_event"] = round(cpu_s / max(got, 1) * 1e6, 1)
+                # What traffic leaves behind per socket (buffers grown and kept, caches filled).
+                await server.ask("measure events")
+                result["kib_per_socket_after_events"] = round(
+                    (rss_kib(server.process.pid) - before_kib) / args.sockets, 1
+                )
             return result
         finally:
             if client is not None:
@@ -523,13 +555,11 @@ async def run_variant(variant: Variant, args: argparse.Namespace, *, traced: boo
 
 
 def _print_table(results: list[dict[str, Any]]) -> None:
-    print(f"{'variant':<36} {'sockets':>7} {'KiB/socket':>10} {'CPU µs/event':>13}")
+    print(f"{'variant':<36} {'sockets':>7} {'KiB/socket':>10} {'CPU µs/event':>13} {'KiB/socket after':>17}")
     for row in results:
-        cpu = row.get("cpu_us_per_event")
-        print(
-            f"{row['variant']:<36} {row['sockets']:>7} {row['kib_per_socket']:>10}"
-            f" {cpu if cpu is not None else '-':>13}"
-        )
+        cpu = row.get("cpu_us_per_event", "-")
+        after = row.get("kib_per_socket_after_events", "-")
+        print(f"{row['variant']:<36} {row['sockets']:>7} {row['kib_per_socket']:>10} {cpu:>13} {after:>17}")
 
 
 def _print_allocations(variant: str, rows: list[dict[str, Any]]) -> None:
@@ -555,6 +585,8 @@ async def driver_main(args: argparse.Namespace) -> None:
             traced = await run_variant(variant, args, traced=True)
             traces.append((variant.name, traced["allocations"]))
     print(f"\n{args.sockets} sockets after {args.warmup} warm-up sockets, RSS growth of the server process")
+    if args.num_tickets is not None or args.direct_route:
+        print(f"(num_tickets={args.num_tickets}, direct_route={args.direct_route})")
     _print_table(results)
     for name, rows in traces:
         _print_allocations(name, rows)
@@ -577,6 +609,14 @@ def main() -> None:
         options.add_argument("--tracemalloc", action="store_true")
         options.add_argument("--events", type=int, default=0, help="events pushed to every socket")
         options.add_argument("--json", action="store_true")
+        options.add_argument(
+            "--num-tickets", type=int, help="TLS 1.3 session tickets per handshake (OpenSSL's default: 2)"
+        )
+        options.add_argument(
+            "--direct-route",
+            action="store_true",
+            help="edge: the events route calls the endpoint as a plain ASGI app (no starlette wrappers)",
+        )
     serve = sub.add_parser("serve")
     serve.add_argument("--layer", choices=LAYERS, required=True)
     serve.add_argument("--loop", choices=LOOPS, required=True)
@@ -584,6 +624,8 @@ def main() -> None:
     serve.add_argument("--workdir", required=True)
     serve.add_argument("--tokens", type=int, default=0)
     serve.add_argument("--tracemalloc", action="store_true")
+    serve.add_argument("--num-tickets", type=int)
+    serve.add_argument("--direct-route", action="store_true")
     client = sub.add_parser("client")
     client.add_argument("--port", type=int, required=True)
     client.add_argument("--mode", choices=("tcp", "tls", "ws", "wss"), required=True)
