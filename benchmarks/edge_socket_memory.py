@@ -48,7 +48,6 @@ LAYERS = ("tcp", "tls", "ws-tcp", "ws", "edge")
 LOOPS = ("uvloop", "asyncio")
 # "trimmed" is what the edge runs (edge.events.protocol.EventSocketProtocol); the others are uvicorn's own.
 WS_IMPLS = ("trimmed", "websockets-sansio", "websockets", "wsproto")
-_OPEN_CONCURRENCY = 32
 _TRACE_FRAMES = 6
 # A dialog.updated frame of a realistic size (call variables, participants): what the edge relays.
 _EVENT_DATA = {
@@ -59,6 +58,22 @@ _EVENT_DATA = {
     "participants": [{"extension": "1001", "state": "ACTIVE"}, {"extension": "3001", "state": "ACTIVE"}],
     "call_variables": {f"callVariable{n}": f"value {n}" for n in range(1, 11)},
 }
+
+
+def mapped_kib(pid: int) -> dict[str, int]:
+    """Resident KiB by kind of mapping: malloc's brk heap (where fragmentation shows) and anonymous
+    mappings (pymalloc's arenas, large malloc blocks: uvloop's 256 KiB TLS read buffer per connection, once
+    malloc maps blocks that size separately)."""
+    totals = {"heap": 0, "anon": 0}
+    kind: str | None = None
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        fields = line.split()
+        if fields and "-" in fields[0] and not fields[0].endswith(":"):
+            name = fields[5] if len(fields) > 5 else ""
+            kind = "heap" if name == "[heap]" else None if name else "anon"
+        elif fields[:1] == ["Rss:"] and kind is not None:
+            totals[kind] += int(fields[1])
+    return totals
 
 
 def rss_kib(pid: int) -> int:
@@ -421,7 +436,7 @@ async def client_main(args: argparse.Namespace) -> None:
     while line := (await reader.readline()).decode().strip():
         command, _, argument = line.partition(" ")
         if command == "open":
-            gate = asyncio.Semaphore(_OPEN_CONCURRENCY)
+            gate = asyncio.Semaphore(args.open_concurrency)
             start = len(held)
             await asyncio.gather(*(open_one(start + n, gate) for n in range(int(argument))))
             _reply({"open": len(held)})
@@ -518,20 +533,35 @@ async def run_variant(variant: Variant, args: argparse.Namespace, *, traced: boo
             mode = {"tcp": "tcp", "tls": "tls", "ws-tcp": "ws", "ws": "wss", "edge": "wss"}[variant.layer]
             tokens = ["--tokens", f"{workdir}/tokens.json"] if variant.layer == "edge" else []
             client = await Child.start(
-                "client", "--port", str(port), "--mode", mode, "--ca", f"{workdir}/ca.pem", *tokens
+                "client",
+                "--port",
+                str(port),
+                "--mode",
+                mode,
+                "--ca",
+                f"{workdir}/ca.pem",
+                "--open-concurrency",
+                str(args.open_concurrency),
+                *tokens,
             )
             await client.read()
             await client.ask(f"open {args.warmup}")
             await server.ask("measure before")
             before_kib = rss_kib(server.process.pid)
+            mapped_before = mapped_kib(server.process.pid)
             opened = (await client.ask(f"open {args.sockets}"))["open"]
             streams = (await server.ask("measure after"))["streams"]
             after_kib = rss_kib(server.process.pid)
+            mapped_after = mapped_kib(server.process.pid)
             result: dict[str, Any] = {
                 "variant": variant.name,
                 "sockets": opened - args.warmup,
                 "rss_kib_before": before_kib,
                 "kib_per_socket": round((after_kib - before_kib) / args.sockets, 1),
+                "kib_per_socket_by_mapping": {
+                    kind: round((mapped_after[kind] - mapped_before[kind]) / args.sockets, 1)
+                    for kind in mapped_after
+                },
             }
             if traced:
                 result["allocations"] = (await server.ask(f"allocations {args.sockets}"))["rows"]
@@ -555,11 +585,18 @@ async def run_variant(variant: Variant, args: argparse.Namespace, *, traced: boo
 
 
 def _print_table(results: list[dict[str, Any]]) -> None:
-    print(f"{'variant':<36} {'sockets':>7} {'KiB/socket':>10} {'CPU µs/event':>13} {'KiB/socket after':>17}")
+    print(
+        f"{'variant':<36} {'sockets':>7} {'KiB/socket':>10} {'heap':>6} {'anon':>6}"
+        f" {'CPU µs/event':>13} {'KiB/socket after':>17}"
+    )
     for row in results:
         cpu = row.get("cpu_us_per_event", "-")
         after = row.get("kib_per_socket_after_events", "-")
-        print(f"{row['variant']:<36} {row['sockets']:>7} {row['kib_per_socket']:>10} {cpu:>13} {after:>17}")
+        mapped = row["kib_per_socket_by_mapping"]
+        print(
+            f"{row['variant']:<36} {row['sockets']:>7} {row['kib_per_socket']:>10} {mapped['heap']:>6}"
+            f" {mapped['anon']:>6} {cpu:>13} {after:>17}"
+        )
 
 
 def _print_allocations(variant: str, rows: list[dict[str, Any]]) -> None:
@@ -610,6 +647,9 @@ def main() -> None:
         options.add_argument("--events", type=int, default=0, help="events pushed to every socket")
         options.add_argument("--json", action="store_true")
         options.add_argument(
+            "--open-concurrency", type=int, default=32, help="handshakes the client runs at once"
+        )
+        options.add_argument(
             "--num-tickets", type=int, help="TLS 1.3 session tickets per handshake (OpenSSL's default: 2)"
         )
         options.add_argument(
@@ -631,6 +671,7 @@ def main() -> None:
     client.add_argument("--mode", choices=("tcp", "tls", "ws", "wss"), required=True)
     client.add_argument("--ca", required=True)
     client.add_argument("--tokens")
+    client.add_argument("--open-concurrency", type=int, default=32)
     args = parser.parse_args()
     if args.role == "serve":
         factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
