@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import NoReturn
 from xml.etree.ElementTree import Element, TreeBuilder
 from xml.parsers import expat
 
+from connector.expat_hardening import refuse_declarations
 from connector.finesse.errors import FinesseProtocolError
 
 
@@ -40,11 +42,7 @@ class _Forbidden(Exception):
     """A DTD, entity, notation, processing instruction or comment: refused before anything expands."""
 
 
-def _forbidden(*_args: object) -> None:
-    raise _Forbidden
-
-
-def _forbidden_reference(*_args: object) -> int:
+def _forbidden(*_args: object) -> NoReturn:
     raise _Forbidden
 
 
@@ -70,19 +68,11 @@ def _new_parser(builder: TreeBuilder, max_depth: int) -> expat.XMLParserType:
         builder.end(tag)
 
     parser = expat.ParserCreate()
-    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    refuse_declarations(parser, _forbidden)
     parser.buffer_text = True
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.CharacterDataHandler = builder.data
-    parser.StartDoctypeDeclHandler = _forbidden
-    parser.EntityDeclHandler = _forbidden
-    parser.UnparsedEntityDeclHandler = _forbidden
-    parser.NotationDeclHandler = _forbidden
-    parser.ExternalEntityRefHandler = _forbidden_reference
-    parser.SkippedEntityHandler = _forbidden
-    parser.ProcessingInstructionHandler = _forbidden
-    parser.CommentHandler = _forbidden
     return parser
 
 

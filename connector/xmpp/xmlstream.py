@@ -19,9 +19,11 @@ changes, which is what XMPP servers expect (no ``ns0:`` prefixes).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NoReturn
 from xml.etree.ElementTree import Element
 from xml.parsers import expat
 
+from connector.expat_hardening import refuse_declarations
 from edge.tunnel.errors import ProtocolError
 
 XML_NS = "http://www.w3.org/XML/1998/namespace"
@@ -70,6 +72,10 @@ class _Refused(Exception):
         self.text = text
 
 
+def _restricted(*_args: object) -> NoReturn:
+    raise _Refused("restricted-xml", "no DTDs, entities, comments or processing instructions")
+
+
 def _clark(name: str) -> str:
     # expat with namespace_separator=" " reports "uri local" for namespaced names.
     uri, sep, local = name.rpartition(" ")
@@ -92,28 +98,13 @@ class _TreeBuilder:
 
     def _new_parser(self) -> expat.XMLParserType:
         parser = expat.ParserCreate(encoding="UTF-8", namespace_separator=" ")
-        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        refuse_declarations(parser, _restricted)
         parser.buffer_text = True
         parser.ordered_attributes = False
         parser.StartElementHandler = self._start
         parser.EndElementHandler = self._end
         parser.CharacterDataHandler = self._text
-        parser.StartDoctypeDeclHandler = self._restricted
-        parser.EntityDeclHandler = self._restricted
-        parser.UnparsedEntityDeclHandler = self._restricted
-        parser.NotationDeclHandler = self._restricted
-        parser.ExternalEntityRefHandler = self._restricted_ref
-        parser.SkippedEntityHandler = self._restricted
-        parser.ProcessingInstructionHandler = self._restricted
-        parser.CommentHandler = self._restricted
         return parser
-
-    def _restricted(self, *_args: object) -> None:
-        raise _Refused("restricted-xml", "no DTDs, entities, comments or processing instructions")
-
-    def _restricted_ref(self, *_args: object) -> int:
-        self._restricted()
-        return 0  # pragma: no cover - _restricted always raises
 
     def _start(self, name: str, attributes: dict[str, str]) -> None:
         self._depth += 1
