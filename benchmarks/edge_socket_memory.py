@@ -151,7 +151,10 @@ class HubUpstream:
         return True
 
     async def request(self, request: Any, *, timeout_s: float) -> Any:
-        raise NotImplementedError("the socket benchmark makes no requests")
+        # The benchmark only opens event sockets; a request would get the answer of an edge with no route.
+        from edge.tunnel.errors import Unavailable  # imported late like the rest: memory is measured
+
+        raise Unavailable("not_routed", "this benchmark's edge forwards no API requests")
 
     async def open_events(self, principal: Any, *, since: int | None) -> IdleStream:
         return self._hub.open(principal.agent_id)

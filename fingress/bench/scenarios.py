@@ -119,7 +119,6 @@ async def events(
     before = {agent.spec.id: agent.sequence.received for agent, _ in on_call}
     cpu_before = cpu_seconds() if cpu_seconds is not None else {}
     published = await _publish_call_data(fleet, [dialog for _, dialog in on_call], duration_s, rate_per_agent)
-    elapsed_s = duration_s
     # Let the last notifications arrive before counting.
     await _settle(lambda: sum(len(agent.published_to_arrival.samples_s) for agent, _ in on_call) >= published)
     cpu_per_event = _cpu_per_event(cpu_before, cpu_seconds() if cpu_seconds is not None else {}, published)
@@ -140,10 +139,10 @@ async def events(
     return {
         "agents": len(fleet.agents),
         "agents_on_call": len(on_call),
-        "duration_s": round(elapsed_s, 2),
+        "duration_s": duration_s,
         "target_rate_per_agent": rate_per_agent,
         "published": published,
-        "events_per_s": round(received / elapsed_s, 1),
+        "events_per_s": round(received / duration_s, 1),
         "latency": arrived.summary_ms(),
         "stamped_arrived": len(arrived.samples_s),
         **({"cpu_us_per_event": cpu_per_event} if cpu_per_event else {}),

@@ -263,10 +263,9 @@ class SpawnedStack:
         if self._connector is not None:
             await self._connector.stop(kill=kill)
 
-    def resident_kib(self) -> dict[str, int | None]:
-        """Resident memory of each tier's process, in KiB."""
+    def _tier_pids(self) -> dict[str, int | None]:
         return {
-            name: (resident_kib(child.pid) if child is not None and child.pid is not None else None)
+            name: (child.pid if child is not None else None)
             for name, child in (
                 ("edge", self._edge),
                 ("connector", self._connector),
@@ -274,18 +273,18 @@ class SpawnedStack:
             )
         }
 
+    def resident_kib(self) -> dict[str, int | None]:
+        """Resident memory of each tier's process, in KiB."""
+        return {
+            name: (resident_kib(pid) if pid is not None else None) for name, pid in self._tier_pids().items()
+        }
+
     def cpu_seconds(self) -> dict[str, tuple[int, float | None] | None]:
         """``(pid, CPU seconds used so far)`` of each tier's process (the pid tells a restarted process
         from its predecessor)."""
         return {
-            name: (
-                (child.pid, cpu_seconds(child.pid)) if child is not None and child.pid is not None else None
-            )
-            for name, child in (
-                ("edge", self._edge),
-                ("connector", self._connector),
-                ("emulator", self._emulator),
-            )
+            name: ((pid, cpu_seconds(pid)) if pid is not None else None)
+            for name, pid in self._tier_pids().items()
         }
 
     async def stop(self) -> None:
