@@ -89,6 +89,18 @@ def register(subparsers: Any) -> None:
         default=DEFAULT_LOOP,
         help=f"--spawn-demo: the event loop of the connector process (default {DEFAULT_LOOP})",
     )
+    parser.add_argument(
+        "--emulator-loop",
+        choices=LOOPS,
+        default=DEFAULT_LOOP,
+        help=f"--spawn-demo: the event loop of the emulator process (default {DEFAULT_LOOP})",
+    )
+    parser.add_argument(
+        "--bench-loop",
+        choices=LOOPS,
+        default=DEFAULT_LOOP,
+        help=f"the event loop of the simulated agents (this process; default {DEFAULT_LOOP})",
+    )
     parser.add_argument("--json", action="store_true", help="print every figure as JSON instead of a table")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.set_defaults(run=run)
@@ -100,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         print("fingress bench: storm restarts the connector: it needs --spawn-demo", file=sys.stderr)
         return 2
     try:
-        results = run_on("asyncio", _bench(args, chosen))
+        results = run_on(args.bench_loop, _bench(args, chosen))
     except ConfigError as error:
         print(f"fingress bench: {error}", file=sys.stderr)
         return 2
@@ -129,6 +141,7 @@ async def _target(args: argparse.Namespace) -> AsyncIterator[tuple[Target, Spawn
                 disconnect_grace_s=args.grace_s,
                 edge_loop=args.edge_loop,
                 connector_loop=args.connector_loop,
+                emulator_loop=args.emulator_loop,
             )
         )
         target = await stack.start()

@@ -76,9 +76,10 @@ class StackOptions:
     agents: int
     disconnect_grace_s: float = 30.0
     start_timeout_s: float = 60.0
-    # The event loops of the edge and connector processes ("asyncio" or "uvloop"); the emulator: asyncio.
+    # The event loops of the spawned processes ("asyncio" or "uvloop").
     edge_loop: str = "asyncio"
     connector_loop: str = "asyncio"
+    emulator_loop: str = "asyncio"
 
 
 class _Child:
@@ -212,8 +213,12 @@ class SpawnedStack:
         )
 
     def _child(self, name: str, argv: list[str]) -> _Child:
-        # Only the edge: the connector on uvloop measured slower events (p50 1.1 s vs 62 ms at 300 agents).
-        loop = {"edge": self.options.edge_loop, "connector": self.options.connector_loop}.get(name, "asyncio")
+        loops = {
+            "edge": self.options.edge_loop,
+            "connector": self.options.connector_loop,
+            "emulator": self.options.emulator_loop,
+        }
+        loop = loops.get(name, "asyncio")
         return _Child(name=name, argv=argv, log_file=self.data_dir / "logs" / f"{name}.log", loop=loop)
 
     async def _serve_idp(self, cert_file: Path, key_file: Path) -> None:
