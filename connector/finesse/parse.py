@@ -42,8 +42,10 @@ from connector.finesse.xmltree import (
     child,
     children,
     expect_root,
+    first_children,
     integer,
     last_uri_segment,
+    own_text,
     parse_document,
     raw_text,
     text,
@@ -169,7 +171,7 @@ def user_from(element: Element) -> User:
         pending_state=AgentState.parse(pending_state) if pending_state else None,
         reason_code_id=None if reason_code_id in ("", "-1") else ReasonCodeId(reason_code_id),
         reason_code=None if reason_code is None else reason_code_from(reason_code),
-        roles=tuple(text(role, ".") for role in children(child(element, "roles"), "role")),
+        roles=tuple(own_text(role) for role in children(child(element, "roles"), "role")),
         settings=WrapUpSettings(
             wrap_up_on_incoming=text(settings, "wrapuponincoming"),
             wrap_up_on_outgoing=text(settings, "wrapuponoutgoing"),
@@ -230,21 +232,21 @@ def device_from(element: Element) -> Device:
 
 
 def dialog_from(element: Element) -> Dialog:
-    uri = text(element, "uri")
-    dialog_id = text(element, "id") or last_uri_segment(uri)
+    fields = first_children(element)
+    uri = _text(fields, "uri")
+    dialog_id = _text(fields, "id") or last_uri_segment(uri)
     if not dialog_id:
         raise FinesseProtocolError("finesse_xml_unexpected", "<Dialog> without <id>")
     return Dialog(
         id=DialogId(dialog_id),
-        from_address=text(element, "fromaddress"),
-        to_address=text(element, "toaddress"),
-        state=text(element, "state").upper(),
-        media_properties=_media_properties(child(element, "mediaproperties")),
+        from_address=_text(fields, "fromaddress"),
+        to_address=_text(fields, "toaddress"),
+        state=_text(fields, "state").upper(),
+        media_properties=_media_properties(fields.get("mediaproperties")),
         participants=tuple(
-            _participant(participant)
-            for participant in children(child(element, "participants"), "participant")
+            _participant(participant) for participant in children(fields.get("participants"), "participant")
         ),
-        associated_dialog_uri=text(element, "associateddialoguri"),
+        associated_dialog_uri=_text(fields, "associateddialoguri"),
         uri=uri,
     )
 
@@ -252,30 +254,38 @@ def dialog_from(element: Element) -> Dialog:
 def _media_properties(element: Element | None) -> MediaProperties:
     if element is None:
         return MediaProperties()
+    fields = first_children(element)
     return MediaProperties(
-        dialed_number=text(element, "dialednumber"),
-        call_type=text(element, "calltype"),
-        dnis=text(element, "dnis"),
-        queue_name=raw_text(element, "queuename"),
-        wrap_up_reason=raw_text(element, "wrapupreason"),
-        call_variables=tuple(
-            CallVariable(name=text(variable, "name"), value=raw_text(variable, "value"))
-            for variable in children(child(element, "callvariables"), "callvariable")
-            if text(variable, "name")
-        ),
+        dialed_number=_text(fields, "dialednumber"),
+        call_type=_text(fields, "calltype"),
+        dnis=_text(fields, "dnis"),
+        queue_name=_raw_text(fields, "queuename"),
+        wrap_up_reason=_raw_text(fields, "wrapupreason"),
+        call_variables=_call_variables(fields.get("callvariables")),
     )
 
 
+def _call_variables(element: Element | None) -> tuple[CallVariable, ...]:
+    variables = []
+    for variable in children(element, "callvariable"):
+        fields = first_children(variable)
+        name = _text(fields, "name")
+        if name:
+            variables.append(CallVariable(name=name, value=_raw_text(fields, "value")))
+    return tuple(variables)
+
+
 def _participant(element: Element) -> Participant:
+    fields = first_children(element)
     return Participant(
-        media_address=text(element, "mediaaddress"),
-        media_address_type=text(element, "mediaaddresstype"),
-        state=text(element, "state").upper(),
-        state_cause=text(element, "statecause"),
-        start_time=_timestamp(text(element, "starttime")),
+        media_address=_text(fields, "mediaaddress"),
+        media_address_type=_text(fields, "mediaaddresstype"),
+        state=_text(fields, "state").upper(),
+        state_cause=_text(fields, "statecause"),
+        start_time=_timestamp(_text(fields, "starttime")),
         actions=tuple(
             action
-            for action in (text(a, ".").upper() for a in children(child(element, "actions"), "action"))
+            for action in (own_text(a).upper() for a in children(fields.get("actions"), "action"))
             if action
         ),
     )
@@ -308,6 +318,20 @@ def api_errors_from(element: Element) -> tuple[FinesseApiError, ...]:
         )
         for error in children(element, "apierror")
     )
+
+
+# Dialogs are the hot path (a call-data change is a whole dialog, tens of fields): their elements are read
+# through one pass over each element's children (``first_children``) and these two lookups.
+
+
+def _raw_text(fields: dict[str, Element], name: str) -> str:
+    element = fields.get(name)
+    return "" if element is None or element.text is None else element.text
+
+
+def _text(fields: dict[str, Element], name: str) -> str:
+    element = fields.get(name)
+    return "" if element is None or element.text is None else element.text.strip()
 
 
 def _timestamp(value: str) -> datetime | None:

@@ -134,6 +134,17 @@ def children(parent: Element | None, name: str) -> list[Element]:
     return [] if parent is None else parent.findall(name)
 
 
+def first_children(parent: Element) -> dict[str, Element]:
+    """Each child by name, the first one of a name winning (as :func:`child` does): for reading several
+    fields of one element with one pass over its children."""
+    return {element.tag: element for element in reversed(parent)}
+
+
+def own_text(element: Element) -> str:
+    """The element's own text without surrounding whitespace (``<action> HOLD </action>`` → ``HOLD``)."""
+    return "" if element.text is None else element.text.strip()
+
+
 def raw_text(parent: Element, name: str) -> str:
     """The exact text of child ``name`` ("" when missing or empty): for labels, messages, variables."""
     element = parent.find(name)
