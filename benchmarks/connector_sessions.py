@@ -10,14 +10,17 @@ emulator's XMPP servers), then prints:
   to one session with one subscriber: parse → confirm → mirror → event log → sink, per event.
 
     PYTHONPATH=. .venv/bin/python benchmarks/connector_sessions.py --agents 2000 --events 20000 [--xmpp ws]
+    PYTHONPATH=. .venv/bin/python benchmarks/connector_sessions.py --agents 5 --kind dialog --profile
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import gc
 import json
+import pstats
 import resource
 import ssl
 import time
@@ -61,6 +64,62 @@ def emulator_config(agents: int) -> EmulatorConfig:
     return EmulatorConfig.model_validate(data)
 
 
+def user_documents(agent: str) -> tuple[str, list[str]]:
+    """The agent's User going READY and NOT_READY in turn."""
+    return f"/finesse/api/User/{agent}", [
+        "<Update><data><user>"
+        f"<loginId>{agent}</loginId><extension>200000</extension><state>{state}</state>"
+        "<reasonCodeId>-1</reasonCodeId><pendingState></pendingState>"
+        "</user></data><event>PUT</event><requestId></requestId>"
+        f"<source>/finesse/api/User/{agent}</source></Update>"
+        for state in ("READY", "NOT_READY")
+    ]
+
+
+def _dialog(agent: str, *, variables: int, stamp: int) -> str:
+    call_variables = "".join(
+        f"<CallVariable><name>callVariable{n}</name><value>value {n}</value></CallVariable>"
+        for n in range(1, variables)
+    )
+    call_variables += (
+        f"<CallVariable><name>callVariable{variables}</name><value>{stamp}</value></CallVariable>"
+    )
+    participant = (
+        "<Participant><actions><action>HOLD</action><action>DROP</action><action>TRANSFER_SST</action>"
+        "</actions><mediaAddress>{address}</mediaAddress><mediaAddressType>{kind}</mediaAddressType>"
+        "<startTime>2026-11-21T11:13:39.924Z</startTime><state>ACTIVE</state><stateCause />"
+        "<stateChangeTime>2026-11-21T11:13:39.924Z</stateChangeTime></Participant>"
+    )
+    return (
+        "<Dialog><associatedDialogUri /><fromAddress>5550001</fromAddress><id>16777217</id>"
+        "<mediaProperties><DNIS>8000</DNIS><callType>ACD_IN</callType><dialedNumber>8000</dialedNumber>"
+        f"<callvariables>{call_variables}</callvariables><queueName>Support</queueName><wrapUpReason />"
+        "</mediaProperties><mediaType>Voice</mediaType><participants>"
+        + participant.format(address="200000", kind="AGENT_DEVICE")
+        + participant.format(address="5550001", kind="EXTERNAL")
+        + "</participants><state>ACTIVE</state><toAddress>200000</toAddress>"
+        "<uri>/finesse/api/Dialog/16777217</uri></Dialog>"
+    )
+
+
+def dialog_arrival(agent: str, *, variables: int) -> str:
+    """The call arriving: POST of the dialog on the agent's Dialogs node."""
+    return (
+        f"<Update><data><dialogs>{_dialog(agent, variables=variables, stamp=0)}</dialogs></data>"
+        f"<event>POST</event><requestId /><source>/finesse/api/User/{agent}/Dialogs</source></Update>"
+    )
+
+
+def dialog_documents(agent: str, *, variables: int) -> tuple[str, list[str]]:
+    """The call's data changing (a PUT of the whole dialog, as an IVR or CRM script causes), as the
+    emulator renders it for the benchmark's events scenario."""
+    return f"/finesse/api/User/{agent}/Dialogs", [
+        f"<Update><data>{_dialog(agent, variables=variables, stamp=stamp)}</data><event>PUT</event>"
+        "<requestId /><source>/finesse/api/Dialog/16777217</source></Update>"
+        for stamp in range(1, 101)
+    ]
+
+
 class CountingSink:
     def __init__(self) -> None:
         self.count = 0
@@ -84,7 +143,7 @@ def request(agent: str, method: str, path: str, body: dict[str, Any]) -> TunnelR
     )
 
 
-async def main(agents: int, events: int, concurrency: int, xmpp: str) -> None:
+async def main(agents: int, events: int, concurrency: int, xmpp: str, kind: str, profile: bool) -> None:
     ca = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_context)
@@ -162,27 +221,27 @@ async def main(agents: int, events: int, concurrency: int, xmpp: str) -> None:
             f"{(rss_after - rss_before) / max(len(manager), 1):.1f} KiB"
         )
 
-        # Event processing: one session, one subscriber, whole User documents as Finesse sends them.
+        # Event processing: one session, one subscriber, whole documents as Finesse sends them.
         agent = "100000"
         session = manager.session(AgentId(agent))
         assert session is not None
         sink = CountingSink()
         session.attach(sink, None)
-        states = ("READY", "NOT_READY")
-        documents = [
-            (
-                "<Update><data><user><loginId>100000</loginId><extension>200000</extension>"
-                f"<state>{states[n % 2]}</state><reasonCodeId>-1</reasonCodeId><pendingState></pendingState>"
-                "</user></data><event>PUT</event><requestId></requestId>"
-                "<source>/finesse/api/User/100000</source></Update>"
-            )
-            for n in range(2)
-        ]
+        node, documents = dialog_documents(agent, variables=10) if kind == "dialog" else user_documents(agent)
+        if kind == "dialog":  # the call arrives first (POST on the Dialogs node), then its data changes
+            session.notification(f"/finesse/api/User/{agent}/Dialogs", dialog_arrival(agent, variables=10))
+        profiler = cProfile.Profile() if profile else None
         started = time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
         for n in range(events):
-            session.notification("/finesse/api/User/100000", documents[n % 2])
+            session.notification(node, documents[n % len(documents)])
+        if profiler is not None:
+            profiler.disable()
         per_event_us = (time.perf_counter() - started) / events * 1e6
-        print(f"events: {events} User notifications → {sink.count} frames; {per_event_us:.1f} µs per event")
+        print(f"events: {events} {kind} notifications → {sink.count} frames; {per_event_us:.1f} µs per event")
+        if profiler is not None:
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
         await manager.aclose()
 
 
@@ -192,5 +251,18 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--xmpp", choices=["hub", "ws", "tls"], default="hub")
+    parser.add_argument(
+        "--kind", choices=["user", "dialog"], default="user", help="notifications fed: state or call data"
+    )
+    parser.add_argument("--profile", action="store_true", help="cProfile the event processing")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.agents, arguments.events, arguments.concurrency, arguments.xmpp))
+    asyncio.run(
+        main(
+            arguments.agents,
+            arguments.events,
+            arguments.concurrency,
+            arguments.xmpp,
+            arguments.kind,
+            arguments.profile,
+        )
+    )

@@ -81,7 +81,13 @@ def dialog_view(dialog: Dialog, own_extension: str) -> JsonObject:
     """A call. ``actions`` are only those Finesse lists for the agent's own participant."""
     media = dialog.media_properties
     own = dialog.participant(own_extension) if own_extension else None
-    variables = [variable for variable in media.call_variables]
+    call_variables: dict[str, str] = {}
+    ecc_variables: dict[str, str] = {}
+    for variable in media.call_variables:  # one pass: a call-data change carries tens of them
+        if variable.is_ecc:
+            ecc_variables[variable.name.removeprefix("user.")] = variable.value
+        else:
+            call_variables[variable.name] = variable.value
     return {
         "id": dialog.id,
         "from_address": dialog.from_address,
@@ -92,8 +98,8 @@ def dialog_view(dialog: Dialog, own_extension: str) -> JsonObject:
         "dnis": media.dnis or None,
         "queue_name": media.queue_name or None,
         "wrap_up_reason": media.wrap_up_reason or None,
-        "call_variables": {v.name: v.value for v in variables if not v.is_ecc},
-        "ecc_variables": {v.name.removeprefix("user."): v.value for v in variables if v.is_ecc},
+        "call_variables": call_variables,
+        "ecc_variables": ecc_variables,
         "participants": [_participant_view(participant) for participant in dialog.participants],
         "own_state": own.state if own is not None else None,
         "actions": list(own.actions) if own is not None else [],
