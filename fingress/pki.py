@@ -425,28 +425,50 @@ def _spki_of_cert(certificate: x509.Certificate) -> bytes:
 
 
 @dataclass(frozen=True)
+class ConnectorCredentials:
+    """One connector's tunnel client certificate and key, as :func:`ensure_dev_pki` wrote them."""
+
+    connector_id: str
+    cert_file: Path
+    key_file: Path
+
+
+@dataclass(frozen=True)
 class DevPki:
-    """The files of a development PKI made by :func:`ensure_dev_pki`."""
+    """The files of a development PKI made by :func:`ensure_dev_pki`. ``connectors`` holds one entry per
+    connector id asked for, in that order (at least one)."""
 
     ca_file: Path
     server_cert_file: Path
     server_key_file: Path
-    connector_cert_file: Path
-    connector_key_file: Path
+    connectors: tuple[ConnectorCredentials, ...]
+
+    @property
+    def connector_cert_file(self) -> Path:
+        """The first connector's certificate (the only one unless several ids were asked for)."""
+        return self.connectors[0].cert_file
+
+    @property
+    def connector_key_file(self) -> Path:
+        return self.connectors[0].key_file
 
 
 def ensure_dev_pki(
     directory: Path,
     *,
-    connector_id: str = "connector-1",
+    connector_id: str | None = None,
+    connector_ids: Sequence[str] | None = None,
     dns_names: Sequence[str] = ("localhost",),
     ip_addresses: Sequence[str] = ("127.0.0.1", "::1"),
     renew_within_days: int = 14,
     now: datetime | None = None,
 ) -> DevPki:
-    """A CA, an edge server certificate (``edge.pem``) and one connector certificate (``connector-<id>.pem``)
-    in ``directory``: created when missing, re-issued (atomically) when expiring within ``renew_within_days``.
-    What the demo calls on every start."""
+    """A CA, an edge server certificate (``edge.pem``) and a connector certificate (``connector-<id>.pem``)
+    for ``connector_id`` (default ``connector-1``) or for each of ``connector_ids`` (give one or the other)
+    in ``directory``: created when missing, re-issued (atomically) when expiring within
+    ``renew_within_days``. What the demo and the benchmark call on every start. Raises ``PkiError``
+    (``pki_invalid_input``) for no, repeated or malformed connector ids."""
+    ids = _connector_ids(connector_id, connector_ids)
     directory = Path(directory)
     now = now or datetime.now(UTC)
     if not (directory / CA_CERT_NAME).exists():
@@ -456,8 +478,14 @@ def ensure_dev_pki(
         ca_file=directory / CA_CERT_NAME,
         server_cert_file=directory / "edge.pem",
         server_key_file=directory / "edge.key",
-        connector_cert_file=directory / f"connector-{connector_id}.pem",
-        connector_key_file=directory / f"connector-{connector_id}.key",
+        connectors=tuple(
+            ConnectorCredentials(
+                connector_id=one,
+                cert_file=directory / f"connector-{one}.pem",
+                key_file=directory / f"connector-{one}.key",
+            )
+            for one in ids
+        ),
     )
     renew_at = now + timedelta(days=renew_within_days)
     if _needs_issuing(pki.server_cert_file, pki.server_key_file, renew_at):
@@ -469,11 +497,30 @@ def ensure_dev_pki(
             ip_addresses=ip_addresses,
             now=now,
         )
-    if _needs_issuing(pki.connector_cert_file, pki.connector_key_file, renew_at):
-        issue_connector(
-            ca, pki.connector_cert_file, pki.connector_key_file, connector_id=connector_id, now=now
-        )
+    for connector in pki.connectors:
+        if _needs_issuing(connector.cert_file, connector.key_file, renew_at):
+            issue_connector(
+                ca, connector.cert_file, connector.key_file, connector_id=connector.connector_id, now=now
+            )
     return pki
+
+
+def _connector_ids(connector_id: str | None, connector_ids: Sequence[str] | None) -> tuple[str, ...]:
+    if connector_id is not None and connector_ids is not None:
+        raise PkiError("pki_invalid_input", "give connector_id or connector_ids, not both")
+    if connector_ids is None:
+        return (connector_id or "connector-1",)
+    ids = tuple(connector_ids)
+    if not ids or len(set(ids)) != len(ids):
+        raise PkiError("pki_invalid_input", "connector_ids must name at least one connector, each once")
+    for one in ids:
+        if not is_valid_connector_id(one):
+            # Checked before anything is written: a bad id must not leave half the files issued.
+            raise PkiError(
+                "pki_invalid_input",
+                "connector id must be 1-63 characters of A-Z a-z 0-9 . _ - starting with a letter or digit",
+            )
+    return ids
 
 
 def _needs_issuing(cert_file: Path, key_file: Path, renew_at: datetime) -> bool:

@@ -19,7 +19,7 @@ from edge.tunnel.errors import ConfigError
 from fingress.bench import scenarios
 from fingress.bench.fleet import Fleet, Progress
 from fingress.bench.report import render_table
-from fingress.bench.stack import SpawnedStack, StackOptions
+from fingress.bench.stack import CpuReading, SpawnedStack, StackOptions
 from fingress.bench.target import Target, target_from_demo_json
 from fingress.loops import DEFAULT_LOOP, LOOPS, run_on
 
@@ -78,6 +78,15 @@ def register(subparsers: Any) -> None:
         "--data-dir", type=Path, help="--spawn-demo's files and logs (default: a temporary one)"
     )
     parser.add_argument(
+        "--connectors",
+        type=_positive(int),
+        help=(
+            "--spawn-demo: connector processes (connector-1 … connector-N, each its own identity and admin"
+            " port; the edge spreads the agents over them; storm restarts them all at once; memory and CPU"
+            " figures sum them) (default 1)"
+        ),
+    )
+    parser.add_argument(
         "--edge-loop",
         choices=LOOPS,
         default=DEFAULT_LOOP,
@@ -111,6 +120,13 @@ def run(args: argparse.Namespace) -> int:
     if "storm" in chosen and not args.spawn_demo:
         print("fingress bench: storm restarts the connector: it needs --spawn-demo", file=sys.stderr)
         return 2
+    if args.connectors is not None and not args.spawn_demo:
+        print(
+            "fingress bench: --connectors starts connector processes: it needs --spawn-demo"
+            " (a running demo has the connectors it has)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         results = run_on(args.bench_loop, _bench(args, chosen))
     except ConfigError as error:
@@ -139,6 +155,7 @@ async def _target(args: argparse.Namespace) -> AsyncIterator[tuple[Target, Spawn
                 data_dir=data_dir,
                 agents=args.agents,
                 disconnect_grace_s=args.grace_s,
+                connectors=args.connectors or 1,
                 edge_loop=args.edge_loop,
                 connector_loop=args.connector_loop,
                 emulator_loop=args.emulator_loop,
@@ -172,6 +189,8 @@ async def _bench(args: argparse.Namespace, chosen: tuple[str, ...]) -> dict[str,
         async with asyncio.timeout(HARD_CAP_S + 120), _target(args) as (target, stack):
             count = min(args.agents, len(target.agents))
             fleet = Fleet(target=target, concurrency=args.concurrency, progress=progress)
+            if stack is not None:
+                results["connectors"] = stack.connector_count
             try:
                 memory_before = stack.resident_kib() if stack is not None else None
                 bring_up_started = time.perf_counter()
@@ -183,6 +202,9 @@ async def _bench(args: argparse.Namespace, chosen: tuple[str, ...]) -> dict[str,
                     "latency": sign_ins.summary_ms(),
                     "errors": dict(progress.errors),
                 }
+                if stack is not None:
+                    # How the edge spread the signed-in agents over the connector processes.
+                    results["sign_in"]["sessions_per_connector"] = await stack.active_sessions()
                 if stack is not None and memory_before is not None:
                     results["memory"] = _memory(memory_before, stack.resident_kib(), len(fleet.agents))
                 for name in chosen:
@@ -223,18 +245,18 @@ async def _scenario(
     return await scenarios.storm(fleet, restart=restart, deadline_s=duration_s + 60)
 
 
-def _cpu(stack: SpawnedStack | None) -> dict[str, tuple[int, float | None] | None]:
-    """``(pid, CPU seconds used so far)`` of each tier (spawned stacks only) and of this process."""
+def _cpu(stack: SpawnedStack | None) -> dict[str, CpuReading | None]:
+    """``(pids, CPU seconds used so far)`` of each tier (spawned stacks only; a tier's processes summed)
+    and of this process."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     tiers = stack.cpu_seconds() if stack is not None else {}
-    return {**tiers, "bench": (os.getpid(), usage.ru_utime + usage.ru_stime)}
+    return {**tiers, "bench": ((os.getpid(),), usage.ru_utime + usage.ru_stime)}
 
 
-def _cpu_used(
-    before: dict[str, tuple[int, float | None] | None], after: dict[str, tuple[int, float | None] | None]
-) -> dict[str, float]:
-    """CPU seconds each process used between two :func:`_cpu` readings (the whole scenario, including
-    its set-up and tear-down phases); a tier whose process was restarted in between is left out."""
+def _cpu_used(before: dict[str, CpuReading | None], after: dict[str, CpuReading | None]) -> dict[str, float]:
+    """CPU seconds each tier used between two :func:`_cpu` readings (the whole scenario, including its
+    set-up and tear-down phases); a tier with any process restarted in between (its pids differ) is left
+    out: the CPU its processes used before they stopped can no longer be read."""
     used: dict[str, float] = {}
     for name, end in after.items():
         start = before.get(name)

@@ -1,11 +1,13 @@
-"""``--spawn-demo``: the demo's stack run by the benchmark itself, one tier per process.
+"""``--spawn-demo``: the demo's stack run by the benchmark itself, one process per tier (N for the connector).
 
-The emulator, the edge and the connector run as ``fingress emulator|edge|connector`` child processes from
-the same configuration files the demo writes (so the connector reaches the emulator over real XMPP over
+The emulator, the edge and the connectors run as ``fingress emulator|edge|connector`` child processes from
+the same configuration files the demo writes (so each connector reaches the emulator over real XMPP over
 WebSocket, as it would reach Finesse); the development identity provider is served from the benchmark's own
-process, which also mints the agents' tokens. Separate processes make two things possible: the resident
-memory of each tier is read from ``/proc/PID/status``, and the connector can be stopped and started again
-(the ``storm`` scenario).
+process, which also mints the agents' tokens. The connector tier is ``connectors`` processes, each with its
+own identity, certificate and admin port, all dialling the one edge, which spreads the agents over them
+(rendezvous hashing of the agent id). Separate processes make two things possible: the resident memory and
+CPU time of each tier (summed over its processes) are read from ``/proc``, and the connector tier can be
+stopped and started again (the ``storm`` scenario).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import signal
 import socket
 import ssl
 import sys
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,16 +33,22 @@ from fingress.bench.target import Target
 from fingress.demo.files import (
     AGENT_CLAIM,
     AUDIENCE,
-    CONNECTOR_ID,
+    CONNECTIONS_PER_EDGE,
     SCOPE,
     DemoFiles,
     RateLimitPolicy,
+    connector_ids,
     issuer_url,
     write_demo_files,
 )
 from fingress.demo.ports import HOST, DemoPorts, PortInUse
 from fingress.devidp import DevIdentityProvider, DevIdpSettings, create_app
 from fingress.pki import ensure_dev_pki, write_atomically
+
+# (the pids a reading covers, their CPU seconds summed): the pids tell a restarted tier from its predecessor.
+CpuReading = tuple[tuple[int, ...], float | None]
+_TUNNEL_GAUGE = "fingress_edge_tunnel_connections"
+_ACTIVE_SESSIONS = 'fingress_connector_sessions{state="active"}'
 
 # Every simulated agent comes from 127.0.0.1: the per-address limit would otherwise stop the run.
 _BENCH_RATE_LIMITS = RateLimitPolicy(per_ip="1000000/second", per_agent="1000/second", sign_in="1000/second")
@@ -76,6 +84,8 @@ class StackOptions:
     agents: int
     disconnect_grace_s: float = 30.0
     start_timeout_s: float = 60.0
+    # Connector processes (connector-1 … connector-N).
+    connectors: int = 1
     # The event loops of the spawned processes ("asyncio" or "uvloop").
     edge_loop: str = "asyncio"
     connector_loop: str = "asyncio"
@@ -129,10 +139,11 @@ class _IdpServer(uvicorn.Server):
 
 
 class SpawnedStack:
-    """Emulator, edge and connector processes plus an in-process identity provider.
+    """Emulator, edge and ``options.connectors`` connector processes plus an in-process identity provider.
 
-    ``start()`` raises ``TimeoutError`` when the stack does not become ready within ``start_timeout_s`` (the
-    child logs are in ``data_dir/logs``); ``stop()`` is idempotent."""
+    ``start()`` raises ``TimeoutError`` when the stack does not become ready (every connector's tunnel
+    connections up at the edge) within ``start_timeout_s`` (the child logs are in ``data_dir/logs``);
+    ``stop()`` is idempotent."""
 
     def __init__(self, *, options: StackOptions) -> None:
         self.options = options
@@ -143,7 +154,7 @@ class SpawnedStack:
         self._files: DemoFiles | None = None
         self._emulator: _Child | None = None
         self._edge: _Child | None = None
-        self._connector: _Child | None = None
+        self._connectors: list[_Child] = []
         self._idp_server: _IdpServer | None = None
         self._idp_task: asyncio.Task[None] | None = None
         self._ca_file: Path | None = None
@@ -151,9 +162,9 @@ class SpawnedStack:
     async def start(self) -> Target:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "logs").mkdir(exist_ok=True)
-        ports = _free_ports()
+        ports = _free_ports(self.options.connectors)
         self.ports = ports
-        pki = ensure_dev_pki(self.data_dir / "pki", connector_id=CONNECTOR_ID)
+        pki = ensure_dev_pki(self.data_dir / "pki", connector_ids=connector_ids(self.options.connectors))
         self._ca_file = pki.ca_file
         toml_text, emulator_config = bench_emulator_config(self.agents)
         emulator_file = self.data_dir / "bench-emulator.toml"
@@ -188,11 +199,24 @@ class SpawnedStack:
                     "--cert", str(pki.server_cert_file),
                     "--key", str(pki.server_key_file),
                 ],
+                loop=self.options.emulator_loop,
             )  # fmt: skip
             await self._emulator.start()
             await self._wait_for(f"https://{HOST}:{ports.emulator_a}/emulator/timing", verify=True)
-            self._edge = self._child("edge", ["edge", "--config", str(files.edge), "--log-format", "json"])
+            self._edge = self._child(
+                "edge",
+                ["edge", "--config", str(files.edge), "--log-format", "json"],
+                loop=self.options.edge_loop,
+            )
             await self._edge.start()
+            self._connectors = [
+                self._child(
+                    path.stem,
+                    ["connector", "--config", str(path), "--log-format", "json"],
+                    loop=self.options.connector_loop,
+                )
+                for path in files.connectors
+            ]
             await self.start_connector()
         except BaseException:
             await self.stop()
@@ -212,13 +236,7 @@ class SpawnedStack:
             mint_token=lambda agent_id: provider.issue_token(agent_id).access_token,
         )
 
-    def _child(self, name: str, argv: list[str]) -> _Child:
-        loops = {
-            "edge": self.options.edge_loop,
-            "connector": self.options.connector_loop,
-            "emulator": self.options.emulator_loop,
-        }
-        loop = loops.get(name, "asyncio")
+    def _child(self, name: str, argv: list[str], *, loop: str) -> _Child:
         return _Child(name=name, argv=argv, log_file=self.data_dir / "logs" / f"{name}.log", loop=loop)
 
     async def _serve_idp(self, cert_file: Path, key_file: Path) -> None:
@@ -254,46 +272,88 @@ class SpawnedStack:
                             return
                     await asyncio.sleep(0.1)
 
+    @property
+    def connector_count(self) -> int:
+        return len(self._connectors)
+
     async def start_connector(self) -> None:
-        """Start the connector process and wait until the edge reports a tunnel up (``/readyz``)."""
-        assert self._files is not None
-        assert self.ports is not None
-        self._connector = self._child(
-            "connector", ["connector", "--config", str(self._files.connector), "--log-format", "json"]
-        )
-        await self._connector.start()
-        await self._wait_for(f"http://{HOST}:{self.ports.admin}/readyz", verify=False)
+        """Start every connector process at once and wait until the edge counts all their tunnel connections
+        (``CONNECTIONS_PER_EDGE`` each, read from its admin ``/metrics``)."""
+        await asyncio.gather(*(child.start() for child in self._connectors))
+        await self._wait_for_tunnels(lambda count: count >= CONNECTIONS_PER_EDGE * len(self._connectors))
 
     async def stop_connector(self, *, kill: bool = False) -> None:
-        if self._connector is not None:
-            await self._connector.stop(kill=kill)
+        """Stop every connector process at once and wait until the edge has let go of their connections (so
+        that :meth:`start_connector` counts only its successors')."""
+        await asyncio.gather(*(child.stop(kill=kill) for child in self._connectors))
+        if self._edge is not None and self._edge.pid is not None:
+            await self._wait_for_tunnels(lambda count: count == 0)
 
-    def _tier_pids(self) -> dict[str, int | None]:
+    async def _wait_for_tunnels(self, enough: Callable[[int], bool]) -> None:
+        """Poll the edge's tunnel connection gauge until ``enough(count)`` (bounded by ``start_timeout_s``):
+        the edge's ``/readyz`` says only whether some connector is up."""
+        assert self.ports is not None
+        url = f"http://{HOST}:{self.ports.admin}/metrics"
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            async with asyncio.timeout(self.options.start_timeout_s):
+                while True:
+                    with contextlib.suppress(httpx.HTTPError):
+                        answer = await client.get(url)
+                        count = _gauge(answer.text, _TUNNEL_GAUGE) if answer.status_code == 200 else None
+                        if count is not None and enough(int(count)):
+                            return
+                    await asyncio.sleep(0.1)
+
+    async def active_sessions(self) -> dict[str, int | None]:
+        """Active agent sessions per connector id (each connector's admin ``/metrics``; None for one that
+        does not answer): how the edge spread the agents."""
+        assert self.ports is not None
+
+        async def read(client: httpx.AsyncClient, port: int) -> int | None:
+            try:
+                answer = await client.get(f"http://{HOST}:{port}/metrics")
+            except httpx.HTTPError:
+                return None
+            value = _gauge(answer.text, _ACTIVE_SESSIONS) if answer.status_code == 200 else None
+            return None if value is None else int(value)
+
+        names = connector_ids(len(self._connectors))
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            counts = await asyncio.gather(*(read(client, port) for port in self.ports.connector_admins))
+        return dict(zip(names, counts, strict=True))
+
+    def _tier_pids(self) -> dict[str, list[int | None]]:
         return {
-            name: (child.pid if child is not None else None)
-            for name, child in (
-                ("edge", self._edge),
-                ("connector", self._connector),
-                ("emulator", self._emulator),
-            )
+            "edge": [self._edge.pid if self._edge is not None else None],
+            "connector": [child.pid for child in self._connectors] or [None],
+            "emulator": [self._emulator.pid if self._emulator is not None else None],
         }
 
     def resident_kib(self) -> dict[str, int | None]:
-        """Resident memory of each tier's process, in KiB."""
-        return {
-            name: (resident_kib(pid) if pid is not None else None) for name, pid in self._tier_pids().items()
-        }
+        """Resident memory of each tier in KiB, summed over its processes (None when one is not running)."""
+        figures: dict[str, int | None] = {}
+        for name, pids in self._tier_pids().items():
+            readings = [resident_kib(pid) if pid is not None else None for pid in pids]
+            figures[name] = None if None in readings else sum(r for r in readings if r is not None)
+        return figures
 
-    def cpu_seconds(self) -> dict[str, tuple[int, float | None] | None]:
-        """``(pid, CPU seconds used so far)`` of each tier's process (the pid tells a restarted process
-        from its predecessor)."""
-        return {
-            name: ((pid, cpu_seconds(pid)) if pid is not None else None)
-            for name, pid in self._tier_pids().items()
-        }
+    def cpu_seconds(self) -> dict[str, CpuReading | None]:
+        """``(pids, CPU seconds used so far)`` of each tier, summed over its processes (the pids tell a
+        restarted tier from its predecessor); None for a tier with a process not running."""
+        figures: dict[str, CpuReading | None] = {}
+        for name, pids in self._tier_pids().items():
+            running = tuple(pid for pid in pids if pid is not None)
+            if len(running) != len(pids):
+                figures[name] = None
+                continue
+            readings = [cpu_seconds(pid) for pid in running]
+            total = None if None in readings else sum(r for r in readings if r is not None)
+            figures[name] = (running, total)
+        return figures
 
     async def stop(self) -> None:
-        for child in (self._connector, self._edge, self._emulator):
+        await asyncio.gather(*(child.stop() for child in self._connectors))
+        for child in (self._edge, self._emulator):
             if child is not None:
                 await child.stop()
         server, task = self._idp_server, self._idp_task
@@ -303,11 +363,23 @@ class SpawnedStack:
             await task
 
 
-def _free_ports() -> DemoPorts:
+def _gauge(metrics_text: str, sample: str) -> float | None:
+    """The value of one sample (``name`` or ``name{labels}`` exactly as exposed) in Prometheus text."""
+    for line in metrics_text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name == sample:
+            try:
+                return float(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _free_ports(connectors: int) -> DemoPorts:
     """A run of free loopback ports below the ephemeral range (whose ports outgoing connections take)."""
     rng = random.Random()
     for _ in range(50):
-        ports = DemoPorts.from_base(rng.randrange(20000, 32000))
+        ports = DemoPorts.from_base(rng.randrange(20000, 32000), connectors=connectors)
         try:
             ports.check_free()
         except PortInUse:

@@ -12,6 +12,8 @@ from fingress.emulator.config import EmulatorConfig
 from fingress.pki import DevPki, write_atomically
 
 CONNECTOR_ID = "connector-1"
+# Tunnel connections each connector keeps open to the edge (what the edge's connection gauge counts).
+CONNECTIONS_PER_EDGE = 2
 AUDIENCE = "fingress"
 AGENT_CLAIM = "agent_id"
 SCOPE = "finesse.agent"
@@ -24,11 +26,24 @@ def _s(value: str | Path) -> str:
     return json.dumps(str(value))
 
 
+def connector_ids(count: int) -> tuple[str, ...]:
+    """The ids of ``count`` connectors: ``connector-1`` … ``connector-<count>``."""
+    return tuple(f"connector-{index}" for index in range(1, count + 1))
+
+
 @dataclass(frozen=True)
 class DemoFiles:
+    """The files written for a run. ``connectors`` holds one configuration per connector, in the order of
+    the PKI's connectors."""
+
     edge: Path
     policy: Path
-    connector: Path
+    connectors: tuple[Path, ...]
+
+    @property
+    def connector(self) -> Path:
+        """The first connector's configuration (the only one unless several connectors run)."""
+        return self.connectors[0]
 
 
 def issuer_url(ports: DemoPorts) -> str:
@@ -66,10 +81,21 @@ def write_demo_files(
     disconnect_grace_s: float,
     rate_limits: RateLimitPolicy | None = None,
 ) -> DemoFiles:
-    """Write ``edge.toml``, ``policy.toml`` and ``connector.toml`` for this run (replacing older ones);
-    ``rate_limits`` replaces the policy's default limits."""
+    """Write ``edge.toml``, ``policy.toml`` and the connectors' files for this run (replacing older ones):
+    ``connector.toml`` for a single connector, ``<connector id>.toml`` for each when ``pki`` holds several
+    (each with its own identity, certificate and admin port, ``ports.connector_admins`` in the same order;
+    the edge allows them all). ``rate_limits`` replaces the policy's default limits. Raises ``ValueError``
+    when the PKI's connectors and the admin ports do not pair up."""
+    if len(pki.connectors) != len(ports.connector_admins):
+        raise ValueError(
+            f"{len(pki.connectors)} connector certificates but {len(ports.connector_admins)} admin ports"
+        )
+    if len(pki.connectors) == 1:
+        connector_files: tuple[Path, ...] = (data_dir / "connector.toml",)
+    else:
+        connector_files = tuple(data_dir / f"{one.connector_id}.toml" for one in pki.connectors)
     files = DemoFiles(
-        edge=data_dir / "edge.toml", policy=data_dir / "policy.toml", connector=data_dir / "connector.toml"
+        edge=data_dir / "edge.toml", policy=data_dir / "policy.toml", connectors=connector_files
     )
     issuer = issuer_url(ports)
     policy = f"""# Written by `fingress demo` for this run; see config/policy.toml for every key.
@@ -105,7 +131,7 @@ port = {ports.tunnel}
 cert_file = {_s(pki.server_cert_file)}
 key_file = {_s(pki.server_key_file)}
 client_ca_file = {_s(pki.ca_file)}
-allowed_identities = [{_s(CONNECTOR_ID)}]
+allowed_identities = [{", ".join(_s(one.connector_id) for one in pki.connectors)}]
 
 [server]
 graceful_shutdown_s = 2.0
@@ -121,7 +147,11 @@ xmpp_address = {_s(f"wss://{HOST}:{https_port}/ws/")}
 xmpp_domain = {_s(domain)}
 ca_file = {_s(pki.ca_file)}
 """
-    connector = f"""# Written by `fingress demo` for this run; see config/connector.toml for every key.
+    texts = [(files.policy, policy), (files.edge, edge)]
+    for path, credentials, admin_port in zip(
+        files.connectors, pki.connectors, ports.connector_admins, strict=True
+    ):
+        connector = f"""# Written by `fingress demo` for this run; see config/connector.toml for every key.
 [finesse]
 auth_mode = "password"
 {sides}
@@ -134,18 +164,19 @@ reason_code_id = {_s(GRACE_REASON_CODE_ID)}
 
 [admin]
 host = {_s(HOST)}
-port = {ports.connector_admin}
+port = {admin_port}
 
 [tunnel]
 urls = [{_s(f"wss://{HOST}:{ports.tunnel}/tunnel")}]
-connector_id = {_s(CONNECTOR_ID)}
-connections_per_edge = 2
+connector_id = {_s(credentials.connector_id)}
+connections_per_edge = {CONNECTIONS_PER_EDGE}
 ca_file = {_s(pki.ca_file)}
-cert_file = {_s(pki.connector_cert_file)}
-key_file = {_s(pki.connector_key_file)}
+cert_file = {_s(credentials.cert_file)}
+key_file = {_s(credentials.key_file)}
 backoff_max_s = 2.0
 drain_timeout_s = 2.0
 """
-    for path, text in ((files.policy, policy), (files.edge, edge), (files.connector, connector)):
+        texts.append((path, connector))
+    for path, text in texts:
         write_atomically(path, text.encode(), mode=0o644)
     return files

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from dataclasses import astuple, dataclass, fields
+from dataclasses import Field, dataclass, fields, replace
 
 from edge.tunnel.errors import FingressError
 
@@ -22,7 +22,8 @@ class PortInUse(FingressError):
 
 @dataclass(frozen=True)
 class DemoPorts:
-    """The demo's listeners, in base-port order."""
+    """The demo's listeners, in base-port order. ``more_connector_admins`` are the admin ports of connectors
+    2…N when several connector processes run (the benchmark's ``--connectors``), after all the others."""
 
     public: int
     admin: int
@@ -33,17 +34,32 @@ class DemoPorts:
     emulator_xmpp_a: int
     emulator_xmpp_b: int
     connector_admin: int
+    more_connector_admins: tuple[int, ...] = ()
 
     @classmethod
-    def from_base(cls, base_port: int) -> DemoPorts:
-        """N, N+1, … in field order. Raises ``ValueError`` when they do not fit below 65536."""
-        count = len(fields(cls))
+    def from_base(cls, base_port: int, *, connectors: int = 1) -> DemoPorts:
+        """N, N+1, … in field order, then one more admin port per connector after the first. Raises
+        ``ValueError`` when ``connectors`` < 1 or the ports do not fit below 65536."""
+        if connectors < 1:
+            raise ValueError("connectors must be at least 1")
+        singles = len(_single_fields())
+        count = singles + connectors - 1
         if not 1 <= base_port <= 65536 - count:
             raise ValueError(f"--base-port must be between 1 and {65536 - count}")
-        return cls(*range(base_port, base_port + count))
+        ports = range(base_port, base_port + count)
+        return replace(cls(*ports[:singles]), more_connector_admins=tuple(ports[singles:]))
+
+    @property
+    def connector_admins(self) -> tuple[int, ...]:
+        """Every connector's admin port, the first connector's first."""
+        return (self.connector_admin, *self.more_connector_admins)
 
     def named(self) -> list[tuple[str, int]]:
-        return [(field.name, port) for field, port in zip(fields(self), astuple(self), strict=True)]
+        singles = [(field.name, int(getattr(self, field.name))) for field in _single_fields()]
+        more = [
+            (f"connector_admin_{index}", port) for index, port in enumerate(self.more_connector_admins, 2)
+        ]
+        return singles + more
 
     def check_free(self, host: str = HOST) -> None:
         """Raise :class:`PortInUse` for the first port something else listens on (the demo binds them a
@@ -57,3 +73,8 @@ class DemoPorts:
                 raise PortInUse(port, name) from None
             finally:
                 probe.close()
+
+
+def _single_fields() -> tuple[Field[int], ...]:
+    """The fields that hold one port each (all but ``more_connector_admins``)."""
+    return tuple(field for field in fields(DemoPorts) if field.name != "more_connector_admins")
