@@ -120,11 +120,27 @@ class Hub:
     """Every open stream of the server process, for pushing events to all of them."""
 
     def __init__(self) -> None:
-        self.streams: list[IdleStream] = []
+        self.streams: list[Any] = []
         self._seq = 0
 
     def open(self, agent_id: str) -> IdleStream:
         stream = IdleStream(agent_id)
+        self.streams.append(stream)
+        return stream
+
+    def open_relay_stream(self, principal: Any, since: int | None) -> Any:
+        """The edge's own per-socket stream (:class:`edge.relay.stream.RelayEventStream`), as the relay
+        makes it for each socket, so the edge layer counts what the real one holds."""
+        from edge.relay.stream import RelayEventStream
+
+        stream = RelayEventStream(
+            principal=principal,
+            since=since,
+            max_queued_events=1000,
+            on_close=lambda _stream: None,
+            on_overflow=lambda _stream: None,
+        )
+        stream.attached.set_result(None)
         self.streams.append(stream)
         return stream
 
@@ -136,7 +152,9 @@ class Hub:
             for stream in self.streams:
                 frame = {"seq": self._seq, "type": "dialog.updated", "at": "2026-11-21T10:00:00.000Z"}
                 text = json.dumps({**frame, "data": _EVENT_DATA}, separators=(",", ":"))
-                stream.push(AgentEvent(AgentId(stream.agent_id), self._seq, "dialog.updated", text))
+                event = AgentEvent(AgentId(stream.agent_id), self._seq, "dialog.updated", text)
+                # The relay's stream takes events through deliver(), the bare one through push().
+                (stream.deliver if hasattr(stream, "deliver") else stream.push)(event)
             await asyncio.sleep(0)
 
 
@@ -156,8 +174,8 @@ class HubUpstream:
 
         raise Unavailable("not_routed", "this benchmark's edge forwards no API requests")
 
-    async def open_events(self, principal: Any, *, since: int | None) -> IdleStream:
-        return self._hub.open(principal.agent_id)
+    async def open_events(self, principal: Any, *, since: int | None) -> Any:
+        return self._hub.open_relay_stream(principal, since)
 
 
 class _HoldProtocol(asyncio.Protocol):

@@ -3,8 +3,10 @@ the route table. The admin surface is a separate app (:mod:`edge.admin`) and is 
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute, Route, Router, WebSocketRoute
-from starlette.types import ASGIApp
+from collections.abc import Awaitable
+
+from starlette.routing import BaseRoute, Route, Router
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from edge.api.forward import Forwarder
 from edge.api.local import OpenApiEndpoint, TicketEndpoint
@@ -43,16 +45,17 @@ def build_public_app(
     openapi = OpenApiEndpoint(document=build_openapi(ROUTES, version=API_VERSION))
     ticket = TicketEndpoint(tickets=tickets)
     routes: list[BaseRoute] = []
+    events_path = ""
     for spec in ROUTES:
         if spec.handling is Handling.EVENTS:
-            routes.append(WebSocketRoute(spec.path, events.handle))
+            events_path = spec.path
         elif spec.handling is Handling.OPENAPI:
             routes.append(Route(spec.path, openapi.handle, methods=[spec.method]))
         elif spec.handling is Handling.TICKET:
             routes.append(Route(spec.path, ticket.handle, methods=[spec.method]))
         else:
             routes.append(Route(spec.path, forwarder.handle, methods=[spec.method]))
-    app: ASGIApp = Router(routes=routes)
+    app: ASGIApp = _EventSocketOrRouter(router=Router(routes=routes), events=events, events_path=events_path)
     # Starlette wraps bound methods as request handlers (a callable object would be taken for an ASGI
     # app). Innermost first: each line wraps everything above it.
     app = AgentRateLimitMiddleware(app)
@@ -66,3 +69,24 @@ def build_public_app(
     app = SecurityHeadersMiddleware(app)
     app = AccessLogMiddleware(app, metrics=metrics)
     return ContextMiddleware(app, runtime=runtime)
+
+
+class _EventSocketOrRouter:
+    """Sends the event socket straight to its endpoint and everything else to the router.
+
+    An event socket stays open for hours, and every frame it is awaited under stays with it: starlette's
+    router and ``WebSocketRoute`` would add six (router, route, session and exception wrappers) for no
+    work, since the allow list has already matched the route. A plain function returning the callee's
+    awaitable adds none."""
+
+    __slots__ = ("_events", "_events_path", "_router")
+
+    def __init__(self, *, router: ASGIApp, events: ASGIApp, events_path: str) -> None:
+        self._router = router
+        self._events = events
+        self._events_path = events_path
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        if scope["type"] == "websocket" and scope["path"] == self._events_path:
+            return self._events(scope, receive, send)
+        return self._router(scope, receive, send)

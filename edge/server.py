@@ -139,6 +139,9 @@ def _uvicorn_config(
     # proxy headers (edge.client_ip does, for configured proxies only), run lifespan, or name itself.
     return uvicorn.Config(
         app,
+        # Said, not guessed: the public app's outer middlewares are plain callables returning awaitables
+        # (so a long-lived socket is not held under their frames), which uvicorn would take for ASGI 2.
+        interface="asgi3",
         ssl_context_factory=ssl_context_factory,
         ws=ws_protocol,
         ws_max_size=ws_max_size,

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 import structlog
 from starlette.datastructures import QueryParams
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from edge.events.close_codes import TOO_MANY_SOCKETS_CODE, CloseCode
@@ -56,13 +57,18 @@ class EventSocketEndpoint:
         self._clock = clock
         self._log = structlog.get_logger("fingress.edge.events")
 
-    async def handle(self, websocket: WebSocket) -> None:
-        context = context_of(websocket.scope)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The endpoint as a plain ASGI app. Mounted directly (not as a starlette route), the socket is
+        not held for its whole life under the router's and the route's wrapper frames; starlette's
+        ``websocket_session`` would add only an exception translation that, outside a ``Starlette``
+        application, re-raises."""
+        websocket = WebSocket(scope, receive=receive, send=send)
+        context = context_of(scope)
         principal = context.principal
         assert principal is not None
         policy = context.snapshot.policy.events
         # Not websocket.query_params: that would be cached on the socket (and a ticket with it) for hours.
-        since = parse_since(QueryParams(websocket.scope["query_string"]).get("since"))
+        since = parse_since(QueryParams(scope["query_string"]).get("since"))
         if not self._sockets.try_acquire(principal.agent_id, cap=policy.max_sockets_per_agent):
             raise RateLimited(TOO_MANY_SOCKETS_CODE, "This agent has too many event sockets open.")
         try:
@@ -71,7 +77,7 @@ class EventSocketEndpoint:
                 await websocket.accept()
                 # Nothing reads the handshake's headers again; they are ~2 KiB a socket, for hours, and
                 # the bearer token is among them.
-                websocket.scope["headers"] = []
+                scope["headers"] = []
                 self._metrics.event_sockets.inc()
                 try:
                     code = await _Relay(websocket, stream, principal, policy, self._clock).run(since or 0)

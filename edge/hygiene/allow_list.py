@@ -6,6 +6,8 @@ in the request context for every later stage.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from edge.hygiene.context import context_of
@@ -16,10 +18,11 @@ class AllowListMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine: the check needs no await, and what it lets through (an event socket, for
+        # hours) is not held under a frame of this middleware. A refusal raises at the call.
         if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
         context = context_of(scope)
         method = scope["method"] if scope["type"] == "http" else "GET"
         match = context.snapshot.routes.match(method, scope["path"])
@@ -27,4 +30,4 @@ class AllowListMiddleware:
         if match is None or is_socket_route != (scope["type"] == "websocket"):
             raise NotFound("not_found", "No such resource.")
         context.match = match
-        await self.app(scope, receive, send)
+        return self.app(scope, receive, send)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -59,10 +60,12 @@ class ContextMiddleware:
         self.app = app
         self.runtime = runtime
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine, so an event socket (open for hours) is not held under a frame of this
+        # middleware. Being the outermost app, it must be served as ASGI 3 explicitly
+        # (``uvicorn.Config(interface="asgi3")``): uvicorn's guess takes a plain ``__call__`` for ASGI 2.
         if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
         snapshot = self.runtime.current
         offered = header(scope, b"x-request-id")
         request_id = offered if offered and _REQUEST_ID.fullmatch(offered) else secrets.token_hex(12)
@@ -80,9 +83,10 @@ class ContextMiddleware:
 
         if scope["type"] == "websocket":
             # No response headers to add; unwrapped, a socket's every frame skips a call.
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._http(scope, receive, send, request_id)
 
+    async def _http(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         async def send_with_request_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge.hygiene.context import context_of, header
@@ -19,11 +21,15 @@ class CorsMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine: what it passes through (an event socket, for hours) is not held under a frame
+        # of this middleware.
         origin = header(scope, b"origin") if scope["type"] == "http" else None
         if origin is None:
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._with_origin(scope, receive, send, origin)
+
+    async def _with_origin(self, scope: Scope, receive: Receive, send: Send, origin: str) -> None:
         allowed = origin in context_of(scope).snapshot.cors_origins
         preflight = scope["method"] == "OPTIONS" and header(scope, b"access-control-request-method")
         if preflight:

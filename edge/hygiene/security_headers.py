@@ -3,6 +3,8 @@ allows nothing, since the API serves JSON only."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge.hygiene.context import context_of
@@ -20,10 +22,14 @@ class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine: what it passes through (an event socket, for hours) is not held under a frame
+        # of this middleware.
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._http(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         max_age = context_of(scope).snapshot.policy.http.hsts_max_age_s
 
         async def send_with_headers(message: Message) -> None:

@@ -6,6 +6,8 @@ moment the count passes the limit, reading stops with 413.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge.hygiene.context import context_of, header
@@ -20,15 +22,18 @@ class SizeLimitMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine: an event socket (open for hours) is not held under a frame of this middleware,
+        # and no frame of it keeps the header list either. A refusal raises at the call.
         if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
         limits = context_of(scope).snapshot.policy.limits
         _check_target_and_headers(scope, limits)
         if scope["type"] == "websocket":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._http(scope, receive, send, limits)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send, limits: LimitsPolicy) -> None:
         max_body_bytes = limits.max_body_bytes
         too_large = PayloadTooLarge("body_too_large", f"The request body exceeds {max_body_bytes} bytes.")
         declared = header(scope, b"content-length")

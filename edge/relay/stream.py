@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -31,7 +30,32 @@ def utc_timestamp() -> str:
 
 
 class RelayEventStream:
-    """Implements ``edge.upstream.EventStream``: events in order, then the end of the stream."""
+    """Implements ``edge.upstream.EventStream``: events in order, then the end of the stream.
+
+    One lives per open event socket, mostly idle, so it is slotted and holds no container while empty:
+    the queue is a list made on the first event (a deque allocates a 64-slot block even when empty), and
+    the one consumer waits on a future of its own rather than an ``asyncio.Event`` (an object, a dict and
+    a deque of waiters per stream). The queue is short (``max_queued_events``), so taking from the front
+    of a list costs nothing that matters.
+    """
+
+    __slots__ = (
+        "_closed",
+        "_ended",
+        "_now",
+        "_on_close",
+        "_on_overflow",
+        "_queue",
+        "_waiter",
+        "attached",
+        "awaiting_recovery",
+        "last_seq",
+        "link",
+        "max_queued_events",
+        "principal",
+        "sid",
+        "since",
+    )
 
     def __init__(
         self,
@@ -57,8 +81,8 @@ class RelayEventStream:
         self._on_close = on_close
         self._on_overflow = on_overflow
         self._now = now
-        self._queue: deque[AgentEvent] = deque()
-        self._wakeup = asyncio.Event()
+        self._queue: list[AgentEvent] | None = None
+        self._waiter: asyncio.Future[None] | None = None
         self._ended = False
         self._closed = False
 
@@ -77,7 +101,7 @@ class RelayEventStream:
 
     @property
     def queued(self) -> int:
-        return len(self._queue)
+        return len(self._queue) if self._queue is not None else 0
 
     def deliver(self, event: AgentEvent) -> None:
         """Queue one connector event; on overflow, end with ``resync`` and tell the owner."""
@@ -87,29 +111,27 @@ class RelayEventStream:
         # A snapshot carries the current seq without advancing it, so it is never one.
         if event.type != "snapshot" and self.last_seq is not None and event.seq <= self.last_seq:
             return
-        if len(self._queue) >= self.max_queued_events:
+        if self.queued >= self.max_queued_events:
             self.end_with_resync("consumer_too_slow")
             self._on_overflow(self)
             return
-        self._queue.append(event)
+        self._put(event)
         self.last_seq = event.seq
-        self._wakeup.set()
 
     def alert(self, kind: str, **data: Any) -> None:
         """Queue an edge-made ``alert`` (e.g. ``connector_lost``); it may exceed the bound by one."""
         if not self._ended:
-            self._queue.append(self._edge_event("alert", {"kind": kind, **data}))
-            self._wakeup.set()
+            self._put(self._edge_event("alert", {"kind": kind, **data}))
 
     def end(self) -> None:
         """The connector ended the stream: deliver what is queued, then stop."""
         self._ended = True
-        self._wakeup.set()
+        self._wake()
 
     def end_with_resync(self, reason: str) -> None:
         """Deliver what is queued, then an ``alert`` of kind ``resync``, then stop."""
         if not self._ended:
-            self._queue.append(self._edge_event("alert", {"kind": "resync", "reason": reason}))
+            self._put(self._edge_event("alert", {"kind": "resync", "reason": reason}))
         self.end()
 
     def __aiter__(self) -> RelayEventStream:
@@ -119,18 +141,36 @@ class RelayEventStream:
         while not self._queue:
             if self._ended or self._closed:
                 raise StopAsyncIteration
-            self._wakeup.clear()
-            await self._wakeup.wait()
-        return self._queue.popleft()
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+        event = self._queue.pop(0)
+        if not self._queue:
+            self._queue = None  # an idle stream holds no list
+        return event
 
     async def close(self) -> None:
         """Detach from the connector; safe to call more than once."""
         if not self._closed:
             self._closed = True
             self._ended = True
-            self._queue.clear()
-            self._wakeup.set()
+            self._queue = None
+            self._wake()
             self._on_close(self)
+
+    def _put(self, event: AgentEvent) -> None:
+        if self._queue is None:
+            self._queue = [event]
+        else:
+            self._queue.append(event)
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _edge_event(self, type_: str, data: dict[str, Any]) -> AgentEvent:
         seq = self.resume_seq or 0

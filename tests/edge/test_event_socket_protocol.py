@@ -252,3 +252,52 @@ async def test_the_token_expiry_close_fires_while_events_flow(
             publishing.cancel()
         assert ws.close_code == CloseCode.TOKEN_EXPIRED
         assert len(received) > 5
+
+
+def _awaited_chain(task: asyncio.Task[Any]) -> list[str]:
+    """The qualified names of the coroutines ``task`` is suspended under, outermost first."""
+    names: list[str] = []
+    awaited: Any = task.get_coro()
+    while awaited is not None and hasattr(awaited, "cr_code"):
+        names.append(awaited.cr_code.co_qualname)
+        awaited = awaited.cr_await
+    return names
+
+
+async def test_an_open_socket_is_held_only_under_the_middlewares_that_still_have_work_to_do(
+    edge: Edge, client_ssl_context: ssl.SSLContext
+) -> None:
+    # Every frame an open socket waits under is memory per signed-in agent for hours: pass-through
+    # middlewares return their callee's awaitable, and the endpoint is not mounted under starlette's
+    # router. Those that act after the handshake stay: the access log (its line when the socket
+    # closes), the problem translation (an error into a close code) and the async checks.
+    async with (
+        asyncio.timeout(seconds(10)),
+        connect(
+            edge.ws_url,
+            ssl=client_ssl_context,
+            additional_headers=edge.auth(),
+            proxy=None,
+            ping_interval=None,
+        ) as ws,
+    ):
+        (await next_stream(edge)).push(1, "snapshot")
+        await frame(ws)
+        chains = [_awaited_chain(task) for task in asyncio.all_tasks()]
+        [chain] = [names for names in chains if "EventSocketEndpoint.__call__" in names]
+        held = [name.split(".")[0] for name in chain]
+        for passing in (
+            "ContextMiddleware",
+            "SecurityHeadersMiddleware",
+            "CorsMiddleware",
+            "SizeLimitMiddleware",
+            "AllowListMiddleware",
+            "_EventSocketOrRouter",
+            "Router",
+            "WebSocketRoute",
+            "websocket_session",
+            "wrap_app_handling_exceptions",
+        ):
+            assert passing not in held, chain
+        assert "AccessLogMiddleware" in held, chain
+        assert "ProblemMiddleware" in held, chain
