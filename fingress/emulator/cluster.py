@@ -189,7 +189,10 @@ class Cluster:
 
     def _system_info_update(self, side: Side) -> str:
         return render.update_document(
-            self._system_info_element(side), event="PUT", request_id="", source=render.SYSTEM_INFO_URI
+            render.serialize(self._system_info_element(side)),
+            event="PUT",
+            request_id="",
+            source=render.SYSTEM_INFO_URI,
         )
 
     def set_timing(self, timing: config.Timing) -> None:
@@ -241,9 +244,7 @@ class Cluster:
             raise errors.not_found("Dialog")
         if dialog not in self.cti.dialogs_of(actor.agent_id):
             raise errors.forbidden("Agents may read only their own Dialogs")
-        return render.serialize(
-            render.dialog_element(dialog, actions_of=self.cti.actions_of, viewer=actor.agent_id)
-        )
+        return render.dialog_text(dialog, actions_of=self.cti.actions_of, viewer=actor.agent_id)
 
     def reason_codes_document(self, actor: Actor, agent_id: str, category: str | None) -> str:
         self._require_agent(agent_id)

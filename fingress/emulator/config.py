@@ -97,6 +97,8 @@ class Timing(_Frozen):
     make_call_initiated_delay_s: float = Field(default=0.1, ge=0, le=60)
     make_call_alerting_delay_s: float = Field(default=0.3, ge=0, le=60)
     outside_answer_delay_s: float = Field(default=2.0, ge=0, le=3600)
+    # Call-data changes spread over time (control API ``spread_s``) are published in slots this wide.
+    call_data_slot_s: float = Field(default=0.005, ge=0, le=1)
 
 
 class Behaviour(_Frozen):

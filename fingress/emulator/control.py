@@ -15,7 +15,8 @@ Unauthenticated by design: the emulator is a development tool and listens on loo
                                                   [ids]}``: call data set from outside (an IVR); the
                                                   stamp variable gets the emulator's clock (Unix ns)
                                                   at publication; ``spread_s`` (≤ 1) spaces the
-                                                  updates evenly over that time
+                                                  updates evenly over that time, in slots of
+                                                  ``timing.call_data_slot_s``
 ``POST /emulator/sides/{A|B}/down`` / ``/up``     take a side out of service / back
 ``POST /emulator/sides/{A|B}/webapp/down``        the side's Finesse webapp goes down / ``…/up`` comes
                                                   back: the ``finesse`` user's presence, nothing else

@@ -33,7 +33,7 @@ from .errors import (
 from .hub import Side
 from .model import Agent, AgentState, CallType, Dialog, MobileAgent, Participant, ParticipantState
 from .notifier import Notifier
-from .timers import Scheduler
+from .timers import Scheduler, spread_evenly
 
 CALL_STATES: frozenset[str] = frozenset({"RESERVED", "TALKING", "HOLD"})
 WRAP_UP_STATES: frozenset[str] = frozenset({"WORK", "WORK_READY"})
@@ -751,13 +751,18 @@ class Cti:
                 dialog.call_variables[stamp_variable] = str(time.time_ns())
             self._publish_unchanged(dialog, "")
 
-        for index, dialog_id in enumerate(existing):
-            if spread_s > 0 and index > 0:
-                self._scheduler.call_later(
-                    index * spread_s / len(existing), functools.partial(update, dialog_id)
-                )
-            else:
+        def update_all(dialog_ids: Sequence[str]) -> None:
+            for dialog_id in dialog_ids:
                 update(dialog_id)
+
+        if spread_s <= 0 or len(existing) < 2:
+            update_all(existing)
+            return existing
+        for delay_s, group in spread_evenly(existing, spread_s, self.timing.call_data_slot_s):
+            if delay_s <= 0:
+                update_all(group)
+            else:
+                self._scheduler.call_later(delay_s, functools.partial(update_all, group))
         return existing
 
     def hang_up_nailed(self, agent_id: str) -> bool:

@@ -26,7 +26,7 @@ class Notifier:
         self._hub = hub
         self._directory = directory
         self._in_service = in_service
-        self._actions_of = actions_of
+        self._dialogs = render.DialogWriter(actions_of=actions_of)
 
     def _publish(self, agent_id: str, node: str, document: str) -> None:
         for side in SIDES:
@@ -45,7 +45,7 @@ class Notifier:
     def user_changed(self, agent: Agent, request_id: str) -> None:
         uri = render.user_uri(agent.id)
         document = render.update_document(
-            self.user_element(agent, "user"), event="PUT", request_id=request_id, source=uri
+            render.serialize(self.user_element(agent, "user")), event="PUT", request_id=request_id, source=uri
         )
         self._publish(agent.id, uri, document)
 
@@ -60,12 +60,11 @@ class Notifier:
     def dialog_event(self, agent_id: str, dialog: Dialog, event: str, request_id: str) -> None:
         """POST (the agent joined), PUT (changed) or DELETE (the agent left) on the agent's Dialogs node."""
         node = render.dialogs_uri(agent_id)
-        element = render.dialog_element(dialog, actions_of=self._actions_of, viewer=agent_id)
+        data = self._dialogs.dialog_text(dialog, viewer=agent_id)
         if event == "PUT":
-            data, source = element, dialog.uri
+            source = dialog.uri
         else:
-            data, source = ET.Element("dialogs"), node
-            data.append(element)
+            data, source = f"<dialogs>{data}</dialogs>", node
         self._publish(
             agent_id, node, render.update_document(data, event=event, request_id=request_id, source=source)
         )

@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
 
 
 class TimerHandle(Protocol):
@@ -107,3 +109,21 @@ class ManualScheduler:
     def pending(self) -> int:
         """How many live timers are waiting."""
         return sum(1 for _due, _seq, timer, _cb in self._queue if not timer.cancelled)
+
+
+def spread_evenly(items: Sequence[T], spread_s: float, slot_s: float) -> list[tuple[float, list[T]]]:
+    """``items`` in order, item ``i`` due ``i * spread_s / len(items)`` seconds from now, grouped as
+    ``(delay_s, group)``: the items due within ``slot_s`` of a group's first item go with it, at its time
+    (each item alone when ``slot_s`` is 0). A timer per slot rather than per item, because every timer is
+    a wake-up of the event loop, and a wake-up costs more CPU than publishing a change."""
+    if not items:
+        return []
+    step_s = spread_s / len(items)
+    groups: list[tuple[float, list[T]]] = []
+    for index, item in enumerate(items):
+        due_s = index * step_s
+        if groups and due_s - groups[-1][0] < slot_s:
+            groups[-1][1].append(item)
+        else:
+            groups.append((due_s, [item]))
+    return groups

@@ -5,17 +5,35 @@ from __future__ import annotations
 from xml.etree.ElementTree import Element
 
 from connector.xmpp.xmlstream import serialize
+from fingress.emulator.xml_text import escape_attribute, escape_text
 from fingress.emulator.xmpp import namespaces as ns
 from fingress.emulator.xmpp import stanzas
+from fingress.emulator.xmpp.session import SendNotification
+
+__all__ = ["escape_attribute", "render_element", "render_notification", "render_stream_error"]
+
+_CLIENT_DECLARATION = f' xmlns="{ns.CLIENT}"'
+_EVENT_OPEN = f'<event xmlns="{ns.PUBSUB_EVENT}">'
 
 
-def escape_attribute(value: str) -> str:
+def render_notification(output: SendNotification, *, content_namespace: str | None) -> str:
+    """A Finesse notification as the captures show it: the ``Update`` document travels as (escaped) text
+    of ``<notification>``, inside a XEP-0060 event::
+
+        <message from="pubsub.<domain>" to="<agent>@<domain>" id="…">
+          <event xmlns="http://jabber.org/protocol/pubsub#event"><items node="…"><item id="…">
+            <notification xmlns="urn:xmpp:push:0">&lt;Update&gt;…</notification>
+          </item></items></event></message>
+
+    ``jabber:client`` is declared unless ``content_namespace`` already puts it in scope."""
+    declaration = "" if content_namespace == ns.CLIENT else _CLIENT_DECLARATION
     return (
-        value.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&quot;")
-        .replace("\n", "&#10;")
+        f'<message{declaration} from="{escape_attribute(output.sender)}"'
+        f' to="{escape_attribute(output.recipient)}" id="{escape_attribute(output.message_id)}">'
+        f'{_EVENT_OPEN}<items node="{escape_attribute(output.node)}">'
+        f'<item id="{escape_attribute(output.item_id)}">'
+        f'<notification xmlns="{escape_attribute(output.notification_namespace)}">'
+        f"{escape_text(output.notification_xml)}</notification></item></items></event></message>"
     )
 
 

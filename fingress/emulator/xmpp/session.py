@@ -68,6 +68,21 @@ class SendElement:
 
 
 @dataclass(frozen=True, slots=True)
+class SendNotification:
+    """Send one pubsub event carrying a Finesse notification (see :func:`.stanzas.pubsub_event` for its
+    shape). Kept as data rather than an element: the framing writes it from a template, which costs a
+    fraction of building and serialising a tree, and every published change sends one."""
+
+    sender: str
+    recipient: str
+    message_id: str
+    node: str
+    item_id: str
+    notification_xml: str
+    notification_namespace: str
+
+
+@dataclass(frozen=True, slots=True)
 class CloseStream:
     """Close the stream, after a stream error when ``condition`` is set. Nothing follows."""
 
@@ -75,7 +90,9 @@ class CloseStream:
     text: str = ""
 
 
-Output = OpenStream | SendElement | CloseStream
+Output = OpenStream | SendElement | SendNotification | CloseStream
+# The outputs that count toward the queue bound (everything but the stream's own framing).
+_STANZAS = (SendElement, SendNotification)
 
 
 class _State(enum.Enum):
@@ -125,6 +142,11 @@ class ServerSession:
         self._resource: str | None = None
         self._available = False
         self._unsubscribed: set[str] = set()
+        self._pubsub_jid = f"pubsub.{self._domain}"
+        # Message ids: unique within the stream is what XMPP asks; a counter after one random prefix
+        # costs nothing per event (a random id per event showed in profiles).
+        self._message_id_prefix = new_id()
+        self._message_count = 0
         self._log = structlog.get_logger("fingress.emulator.xmpp").bind(side=side)
 
     def __repr__(self) -> str:
@@ -252,17 +274,16 @@ class ServerSession:
         """Queue a pubsub event (a client too slow to take its stanzas is closed, see :meth:`_emit`)."""
         if self._state is not _State.BOUND or not self._available or node in self._unsubscribed:
             return
+        self._message_count += 1
         self._emit(
-            SendElement(
-                stanzas.pubsub_event(
-                    sender=f"pubsub.{self._domain}",
-                    recipient=self.bare_jid,
-                    message_id=self._new_id(),
-                    node=node,
-                    item_id=item_id,
-                    notification_xml=notification_xml,
-                    notification_namespace=self._settings.notification_namespace,
-                )
+            SendNotification(
+                sender=self._pubsub_jid,
+                recipient=self.bare_jid,
+                message_id=f"{self._message_id_prefix}-{self._message_count}",
+                node=node,
+                item_id=item_id,
+                notification_xml=notification_xml,
+                notification_namespace=self._settings.notification_namespace,
             )
         )
 
@@ -469,7 +490,7 @@ class ServerSession:
             self._hub.detach(self._side, self._agent_id, self)
 
     def _emit(self, output: Output) -> None:
-        if isinstance(output, SendElement):
+        if isinstance(output, _STANZAS):
             if self._queued_stanzas >= self._settings.max_queued_notifications:
                 self._overflow()
                 return
@@ -480,7 +501,7 @@ class ServerSession:
     def _overflow(self) -> None:
         # The client does not read (or floods us with requests it does not read the answers to): drop
         # what it will never get and end the stream; the rest of the server must not pay for it.
-        self._outputs = [output for output in self._outputs if not isinstance(output, SendElement)]
+        self._outputs = [output for output in self._outputs if not isinstance(output, _STANZAS)]
         self._queued_stanzas = 0
         self._terminate("policy-violation", "too many stanzas waiting for the client")
 

@@ -101,26 +101,6 @@ def pubsub_error_condition(local: str) -> Element:
     return Element(qname(ns.PUBSUB_ERRORS, local))
 
 
-def pubsub_event(
-    *,
-    sender: str,
-    recipient: str,
-    message_id: str,
-    node: str,
-    item_id: str,
-    notification_xml: str,
-    notification_namespace: str,
-) -> Element:
-    """A Finesse notification, shaped like the captures: the ``Update`` document travels as (escaped)
-    text of ``<notification>``."""
-    message = Element(qname(ns.CLIENT, "message"), {"from": sender, "to": recipient, "id": message_id})
-    event = SubElement(message, qname(ns.PUBSUB_EVENT, "event"))
-    items = SubElement(event, qname(ns.PUBSUB_EVENT, "items"), {"node": node})
-    item = SubElement(items, qname(ns.PUBSUB_EVENT, "item"), {"id": item_id})
-    SubElement(item, qname(notification_namespace, "notification")).text = notification_xml
-    return message
-
-
 def presence(*, sender: str, recipient: str, available: bool) -> Element:
     """``<presence from=sender to=recipient/>``, with ``type="unavailable"`` when not ``available``."""
     attributes = {"from": sender, "to": recipient}

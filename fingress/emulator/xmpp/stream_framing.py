@@ -16,8 +16,13 @@ from connector.xmpp.xmlstream import (
 )
 from fingress.emulator.xmpp import namespaces as ns
 from fingress.emulator.xmpp.namespaces import qname
-from fingress.emulator.xmpp.rendering import escape_attribute, render_element, render_stream_error
-from fingress.emulator.xmpp.session import OpenStream, Output, SendElement, ServerSession
+from fingress.emulator.xmpp.rendering import (
+    escape_attribute,
+    render_element,
+    render_notification,
+    render_stream_error,
+)
+from fingress.emulator.xmpp.session import OpenStream, Output, SendElement, SendNotification, ServerSession
 
 STREAM_TAG = qname(ns.STREAMS, "stream")
 
@@ -74,6 +79,8 @@ class StreamFraming:
         return "".join(self._render(output) for output in self.session.take_outputs()).encode("utf-8")
 
     def _render(self, output: Output) -> str:
+        if isinstance(output, SendNotification):
+            return render_notification(output, content_namespace=ns.CLIENT)
         if isinstance(output, OpenStream):
             return (
                 "<?xml version='1.0'?>"

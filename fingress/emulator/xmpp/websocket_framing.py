@@ -10,8 +10,13 @@ from connector.xmpp.xmlstream import parse_frame
 from edge.tunnel.errors import ProtocolError
 from fingress.emulator.xmpp import namespaces as ns
 from fingress.emulator.xmpp.namespaces import qname
-from fingress.emulator.xmpp.rendering import escape_attribute, render_element, render_stream_error
-from fingress.emulator.xmpp.session import OpenStream, Output, SendElement, ServerSession
+from fingress.emulator.xmpp.rendering import (
+    escape_attribute,
+    render_element,
+    render_notification,
+    render_stream_error,
+)
+from fingress.emulator.xmpp.session import OpenStream, Output, SendElement, SendNotification, ServerSession
 
 OPEN_TAG = qname(ns.FRAMING, "open")
 CLOSE_TAG = qname(ns.FRAMING, "close")
@@ -62,6 +67,8 @@ class WebSocketFraming:
         return messages
 
     def _render(self, output: Output) -> list[str]:
+        if isinstance(output, SendNotification):
+            return [render_notification(output, content_namespace=None)]
         if isinstance(output, OpenStream):
             return [
                 f'<open xmlns="{ns.FRAMING}" id="{escape_attribute(output.stream_id)}"'
