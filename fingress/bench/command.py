@@ -11,7 +11,7 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--connectors",
         type=_positive(int),
+        metavar="N",
         help=(
             "--spawn-demo: connector processes (connector-1 … connector-N, each its own identity and admin"
             " port; the edge spreads the agents over them; storm restarts them all at once; memory and CPU"
@@ -253,7 +254,9 @@ def _cpu(stack: SpawnedStack | None) -> dict[str, CpuReading | None]:
     return {**tiers, "bench": ((os.getpid(),), usage.ru_utime + usage.ru_stime)}
 
 
-def _cpu_used(before: dict[str, CpuReading | None], after: dict[str, CpuReading | None]) -> dict[str, float]:
+def _cpu_used(
+    before: Mapping[str, CpuReading | None], after: Mapping[str, CpuReading | None]
+) -> dict[str, float]:
     """CPU seconds each tier used between two :func:`_cpu` readings (the whole scenario, including its
     set-up and tear-down phases); a tier with any process restarted in between (its pids differ) is left
     out: the CPU its processes used before they stopped can no longer be read."""

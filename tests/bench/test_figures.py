@@ -1,0 +1,34 @@
+"""How the benchmark turns per-process readings into per-tier figures: a tier of several processes is their
+sum, and a tier with any process restarted between two readings is left out of CPU (its predecessor's time
+can no longer be read)."""
+
+from __future__ import annotations
+
+from fingress.bench.command import _cpu_used
+from fingress.bench.stack import _gauge
+
+
+def test_a_tier_of_several_processes_is_their_sum_until_one_restarts() -> None:
+    before = {"connector": ((11, 12), 3.0), "edge": ((10,), 1.0), "bench": ((9,), 0.5)}
+    steady = {"connector": ((11, 12), 5.5), "edge": ((10,), 1.25), "bench": ((9,), 0.75)}
+    assert _cpu_used(before, steady) == {"connector": 2.5, "edge": 0.25, "bench": 0.25}
+    one_restarted = {**steady, "connector": ((11, 13), 4.0)}
+    assert "connector" not in _cpu_used(before, one_restarted)
+    one_gone = {**steady, "connector": None}
+    assert "connector" not in _cpu_used(before, one_gone)
+    unreadable = {**steady, "connector": ((11, 12), None)}
+    assert "connector" not in _cpu_used(before, unreadable)
+
+
+def test_gauges_are_read_by_their_exact_sample_name() -> None:
+    text = (
+        "# HELP fingress_edge_tunnel_connections Connector tunnels up.\n"
+        "# TYPE fingress_edge_tunnel_connections gauge\n"
+        "fingress_edge_tunnel_connections 4.0\n"
+        'fingress_connector_sessions{state="signing_in"} 1.0\n'
+        'fingress_connector_sessions{state="active"} 503.0\n'
+    )
+    assert _gauge(text, "fingress_edge_tunnel_connections") == 4.0
+    assert _gauge(text, 'fingress_connector_sessions{state="active"}') == 503.0
+    assert _gauge(text, "fingress_edge_tunnel") is None
+    assert _gauge("fingress_edge_tunnel_connections NaNa\n", "fingress_edge_tunnel_connections") is None
