@@ -35,7 +35,6 @@ from fingress.demo.files import (
     AUDIENCE,
     CONNECTIONS_PER_EDGE,
     SCOPE,
-    DemoFiles,
     RateLimitPolicy,
     connector_ids,
     issuer_url,
@@ -151,7 +150,6 @@ class SpawnedStack:
         self.agents: list[BenchAgent] = bench_agents(options.agents)
         self.ports: DemoPorts | None = None
         self._provider: DevIdentityProvider | None = None
-        self._files: DemoFiles | None = None
         self._emulator: _Child | None = None
         self._edge: _Child | None = None
         self._connectors: list[_Child] = []
@@ -177,7 +175,6 @@ class SpawnedStack:
             disconnect_grace_s=self.options.disconnect_grace_s,
             rate_limits=_BENCH_RATE_LIMITS,
         )
-        self._files = files
         self._provider = DevIdentityProvider.create_or_open(
             self.data_dir,
             settings=DevIdpSettings(
