@@ -144,6 +144,20 @@ class Hub:
         self.streams.append(stream)
         return stream
 
+    def push_first(self, size_bytes: int, since_index: int) -> int:
+        """One event of about ``size_bytes`` to every stream opened since ``since_index`` (what a socket
+        gets first: the agent's snapshot); returns how many streams got one."""
+        from edge.tunnel.messages import AgentEvent, AgentId
+
+        self._seq += 1
+        streams = self.streams[since_index:]
+        for stream in streams:
+            frame = {"seq": self._seq, "type": "snapshot", "at": "2026-11-21T10:00:00.000Z"}
+            text = json.dumps({**frame, "data": {"padding": "x" * max(0, size_bytes - 80)}})
+            event = AgentEvent(AgentId(stream.agent_id), self._seq, "snapshot", text)
+            (stream.deliver if hasattr(stream, "deliver") else stream.push)(event)
+        return len(streams)
+
     async def push_rounds(self, rounds: int) -> None:
         from edge.tunnel.messages import AgentEvent, AgentId
 
@@ -397,6 +411,9 @@ async def serve_main(args: argparse.Namespace) -> None:
         elif command == "allocations":
             sockets = int(argument)
             _reply({"rows": _python_allocations(snapshots["before"], snapshots["after"], sockets)})
+        elif command == "first":
+            size_bytes, _, since_index = argument.partition(" ")
+            _reply({"pushed": setup.hub.push_first(int(size_bytes), int(since_index))})
         elif command == "push":
             cpu_started = time.process_time()
             await setup.hub.push_rounds(int(argument))
@@ -428,6 +445,16 @@ async def client_main(args: argparse.Namespace) -> None:
     url = f"{scheme}://127.0.0.1:{args.port}/api/v1/events"
     held: list[Any] = []
     received = 0
+    api: Any = None
+    if args.requests_per_socket:
+        import httpx
+
+        # Like the load generator's fleet: a small pool of kept-alive HTTPS connections for API calls.
+        api = httpx.AsyncClient(
+            base_url=f"https://127.0.0.1:{args.port}",
+            verify=tls or False,
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
+        )
     readers: list[asyncio.Task[None]] = []
     stack = contextlib.AsyncExitStack()  # never closed: the process exits with its sockets open
 
@@ -444,6 +471,8 @@ async def client_main(args: argparse.Namespace) -> None:
                 held.append(writer)
                 return
             headers = {"authorization": f"Bearer {tokens[index]}"} if tokens else {}
+            for _ in range(args.requests_per_socket):
+                await api.post("/api/v1/agent/session", json={"extension": "1001"}, headers=headers)
             ws = await stack.enter_async_context(
                 connect(url, ssl=tls, additional_headers=headers, proxy=None, ping_interval=None)
             )
@@ -454,6 +483,7 @@ async def client_main(args: argparse.Namespace) -> None:
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     _reply({"ready": True})
+    firsts = 0
     while line := (await reader.readline()).decode().strip():
         command, _, argument = line.partition(" ")
         if command == "open":
@@ -461,8 +491,24 @@ async def client_main(args: argparse.Namespace) -> None:
             start = len(held)
             await asyncio.gather(*(open_one(start + n, gate) for n in range(int(argument))))
             _reply({"open": len(held)})
+        elif command == "churn":
+            # Connections that come and go (an HTTP client's idle pooled connection closing): the
+            # server's loop frees their TLS read buffers, which moves glibc's mmap threshold.
+            for _ in range(int(argument)):
+                _, writer = await asyncio.open_connection("127.0.0.1", args.port, ssl=tls)
+                writer.close()
+                with contextlib.suppress(Exception):
+                    await writer.wait_closed()
+            _reply({"churned": int(argument)})
+        elif command == "first":
+            # Every socket opened so far has one (snapshot-sized) event more to read.
+            firsts = len(held)
+            deadline = time.monotonic() + 120
+            while received < firsts and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            _reply({"received": received})
         elif command == "expect":
-            wanted = int(argument)
+            wanted = int(argument) + firsts
             deadline = time.monotonic() + 120
             while received < wanted and time.monotonic() < deadline:
                 await asyncio.sleep(0.01)
@@ -563,14 +609,20 @@ async def run_variant(variant: Variant, args: argparse.Namespace, *, traced: boo
                 f"{workdir}/ca.pem",
                 "--open-concurrency",
                 str(args.open_concurrency),
+                "--requests-per-socket",
+                str(args.requests_per_socket if variant.layer == "edge" else 0),
                 *tokens,
             )
             await client.read()
+            if args.churn:
+                await client.ask(f"churn {args.churn}")
             await client.ask(f"open {args.warmup}")
+            await _first_events(server, client, args, variant, since_index=0)
             await server.ask("measure before")
             before_kib = rss_kib(server.process.pid)
             mapped_before = mapped_kib(server.process.pid)
             opened = (await client.ask(f"open {args.sockets}"))["open"]
+            await _first_events(server, client, args, variant, since_index=args.warmup)
             streams = (await server.ask("measure after"))["streams"]
             after_kib = rss_kib(server.process.pid)
             mapped_after = mapped_kib(server.process.pid)
@@ -590,6 +642,8 @@ async def run_variant(variant: Variant, args: argparse.Namespace, *, traced: boo
                 assert streams == total, f"{streams} streams for {total} sockets"
                 await server.ask(f"push {args.events}")
                 got = (await client.ask(f"expect {total * args.events}"))["received"]
+                if args.first_event_bytes:
+                    got -= total
                 cpu_s = (await server.ask("cpu"))["cpu_s"]
                 result["events_received"] = got
                 result["cpu_us_per_event"] = round(cpu_s / max(got, 1) * 1e6, 1)
@@ -603,6 +657,14 @@ async def run_variant(variant: Variant, args: argparse.Namespace, *, traced: boo
             if client is not None:
                 await client.quit()
             await server.quit()
+
+
+async def _first_events(
+    server: Child, client: Child, args: argparse.Namespace, variant: Variant, *, since_index: int
+) -> None:
+    if args.first_event_bytes and variant.layer in ("ws", "ws-tcp", "edge"):
+        await server.ask(f"first {args.first_event_bytes} {since_index}")
+        await client.ask("first")
 
 
 def _print_table(results: list[dict[str, Any]]) -> None:
@@ -674,6 +736,24 @@ def main() -> None:
             "--num-tickets", type=int, help="TLS 1.3 session tickets per handshake (OpenSSL's default: 2)"
         )
         options.add_argument(
+            "--churn",
+            type=int,
+            default=0,
+            help="TLS connections opened and closed before the warm-up (layers over TLS)",
+        )
+        options.add_argument(
+            "--first-event-bytes",
+            type=int,
+            default=0,
+            help="one event of this size to each socket as it opens (the agent's snapshot)",
+        )
+        options.add_argument(
+            "--requests-per-socket",
+            type=int,
+            default=0,
+            help="edge: API requests (sign-in, over a pool of 16 connections) before each socket opens",
+        )
+        options.add_argument(
             "--direct-route",
             action="store_true",
             help="edge: the events route calls the endpoint as a plain ASGI app (no starlette wrappers)",
@@ -693,6 +773,7 @@ def main() -> None:
     client.add_argument("--ca", required=True)
     client.add_argument("--tokens")
     client.add_argument("--open-concurrency", type=int, default=32)
+    client.add_argument("--requests-per-socket", type=int, default=0)
     args = parser.parse_args()
     if args.role == "serve":
         factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop

@@ -29,6 +29,7 @@ from edge.app import build_public_app
 from edge.config import EdgeConfig
 from edge.events.protocol import EventSocketProtocol
 from edge.events.tickets import TicketStore
+from edge.malloc_tuning import fix_mmap_threshold
 from edge.metrics import EdgeMetrics
 from edge.policy_runtime import PolicyParticipant, PolicyRuntime
 from edge.upstream import Upstream
@@ -50,12 +51,16 @@ class EdgeServer:
         ssl_context_factory: Callable[[], ssl.SSLContext],
         participants: tuple[PolicyParticipant, ...] = (),
         metrics: EdgeMetrics | None = None,
+        tune_malloc: Callable[[], object] = fix_mmap_threshold,
     ) -> None:
+        """``tune_malloc`` runs once in :meth:`start`, before any connection: by default it fixes glibc's
+        mmap threshold (:mod:`edge.malloc_tuning`), process-wide, for memory per open socket."""
         self.config = config
         self.upstream = upstream
         self.metrics = metrics or EdgeMetrics()
         self.policy = PolicyRuntime(path=config.policy_file, metrics=self.metrics, participants=participants)
         self._ssl_context_factory = ssl_context_factory
+        self._tune_malloc = tune_malloc
         self._servers: list[uvicorn.Server] = []
         self._sockets: list[socket.socket] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -66,6 +71,7 @@ class EdgeServer:
 
     async def start(self) -> None:
         """Load the policy, bind both listeners and start serving. Raises ``ConfigError``, ``OSError``."""
+        self._tune_malloc()
         await self.policy.start()
         public_app = build_public_app(
             runtime=self.policy,

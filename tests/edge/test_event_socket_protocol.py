@@ -17,7 +17,13 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request
 
 from edge.events.close_codes import CloseCode
-from edge.events.protocol import EventSocketProtocol, Inbox, WritableFlag
+from edge.events.protocol import (
+    TLS_WRITE_PIECE_BYTES,
+    EventSocketProtocol,
+    Inbox,
+    PiecewiseTlsWrites,
+    WritableFlag,
+)
 from tests.edge.conftest import Edge, EdgeFactory
 from tests.edge.test_events import close_code, frame, next_stream
 from tests.support.timing import seconds
@@ -66,6 +72,28 @@ async def test_writable_flag_blocks_while_cleared_and_releases_every_waiter_on_s
     async with asyncio.timeout(seconds(1)):
         assert await asyncio.gather(*waiters) == [True, True, True]
     assert flag.is_set()
+
+
+class _RecordingTransport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return False
+
+
+def test_piecewise_writes_hand_over_small_pieces_in_order_and_pass_the_rest_through() -> None:
+    inner = _RecordingTransport()
+    transport = PiecewiseTlsWrites(inner, piece_bytes=4)
+    transport.write(b"abcd")
+    assert inner.writes == [b"abcd"]  # a piece that fits goes as it is
+    transport.write(b"0123456789")
+    assert inner.writes[1:] == [b"0123", b"4567", b"89"]
+    assert transport.is_closing() is False  # everything but write is the transport's own
 
 
 def _coroutine_name(task: asyncio.Task[Any]) -> str:
@@ -193,7 +221,9 @@ async def test_a_client_that_stops_reading_pauses_the_edge_and_then_gets_everyth
     ):
         stream = await next_stream(edge)
         [protocol] = _open_protocols()
-        padding = "x" * 8000
+        # Frames far above the piece size: split for the TLS layer, whole for the client.
+        assert isinstance(protocol.transport, PiecewiseTlsWrites)
+        padding = "x" * (8 * TLS_WRITE_PIECE_BYTES)
         for seq in range(1, events + 1):
             stream.push(seq, "dialog.updated", {"padding": padding})
         while protocol.writable.is_set():  # the client reads nothing yet: the edge's writes back up
