@@ -158,14 +158,15 @@ class Hub:
             (stream.deliver if hasattr(stream, "deliver") else stream.push)(event)
         return len(streams)
 
-    async def push_rounds(self, rounds: int) -> None:
+    async def push_rounds(self, rounds: int, event_bytes: int = 0) -> None:
         from edge.tunnel.messages import AgentEvent, AgentId
 
         for _ in range(rounds):
             self._seq += 1
             for stream in self.streams:
                 frame = {"seq": self._seq, "type": "dialog.updated", "at": "2026-11-21T10:00:00.000Z"}
-                text = json.dumps({**frame, "data": _EVENT_DATA}, separators=(",", ":"))
+                data = {**_EVENT_DATA, "padding": "x" * event_bytes} if event_bytes else _EVENT_DATA
+                text = json.dumps({**frame, "data": data}, separators=(",", ":"))
                 event = AgentEvent(AgentId(stream.agent_id), self._seq, "dialog.updated", text)
                 # The relay's stream takes events through deliver(), the bare one through push().
                 (stream.deliver if hasattr(stream, "deliver") else stream.push)(event)
@@ -272,9 +273,17 @@ async def _start_bare_ws(layer: str, tls: ssl.SSLContext, ws_impl: str) -> Serve
 
 
 async def _start_edge(
-    tls: ssl.SSLContext, ca_file: Path, workdir: Path, tokens: int, ws_impl: str
+    tls: ssl.SSLContext,
+    ca_file: Path,
+    workdir: Path,
+    tokens: int,
+    ws_impl: str,
+    *,
+    tls_piece_bytes: int | None,
+    malloc_tuning: bool,
 ) -> ServerSetup:
     from edge.config import AdminListener, EdgeConfig, Listener, ServerLimits
+    from edge.malloc_tuning import fix_mmap_threshold
     from edge.server import EdgeServer
     from tests.edge.conftest import policy_data, render_toml
     from tests.edge.servers import IdentityProvider, serve
@@ -309,7 +318,16 @@ async def _start_edge(
             return uv_config
 
         edge_server._uvicorn_config = with_impl
-    server = EdgeServer(config=config, upstream=HubUpstream(hub), ssl_context_factory=lambda: tls)
+    if tls_piece_bytes is not None:
+        from edge.events import protocol
+
+        protocol.PiecewiseTlsWrites.__init__.__kwdefaults__["piece_bytes"] = tls_piece_bytes  # type: ignore[index]
+    server = EdgeServer(
+        config=config,
+        upstream=HubUpstream(hub),
+        ssl_context_factory=lambda: tls,
+        tune_malloc=fix_mmap_threshold if malloc_tuning else lambda: None,
+    )
     await server.start()
     # ES256 tokens, one agent each, valid for the run: the edge verifies and caches each one once.
     minted = [idp.mint(str(100000 + n), alg="ES256", lifetime_s=3600) for n in range(tokens)]
@@ -392,7 +410,15 @@ async def serve_main(args: argparse.Namespace) -> None:
     else:
         if args.direct_route:
             _route_events_directly()
-        setup = await _start_edge(tls, ca_file, workdir, args.tokens, args.ws_impl)
+        setup = await _start_edge(
+            tls,
+            ca_file,
+            workdir,
+            args.tokens,
+            args.ws_impl,
+            tls_piece_bytes=args.tls_piece_bytes,
+            malloc_tuning=not args.no_malloc_tuning,
+        )
     if args.tracemalloc:
         tracemalloc.start(_TRACE_FRAMES)
     snapshots: dict[str, tracemalloc.Snapshot] = {}
@@ -416,7 +442,7 @@ async def serve_main(args: argparse.Namespace) -> None:
             _reply({"pushed": setup.hub.push_first(int(size_bytes), int(since_index))})
         elif command == "push":
             cpu_started = time.process_time()
-            await setup.hub.push_rounds(int(argument))
+            await setup.hub.push_rounds(int(argument), args.event_padding_bytes)
             _reply({"pushed": int(argument)})
         elif command == "cpu":
             _reply({"cpu_s": time.process_time() - cpu_started})
@@ -593,6 +619,10 @@ async def run_variant(variant: Variant, args: argparse.Namespace, *, traced: boo
             *(["--tracemalloc"] if traced else []),
             *(["--num-tickets", str(args.num_tickets)] if args.num_tickets is not None else []),
             *(["--direct-route"] if args.direct_route else []),
+            "--event-padding-bytes",
+            str(args.event_padding_bytes),
+            *(["--tls-piece-bytes", str(args.tls_piece_bytes)] if args.tls_piece_bytes else []),
+            *(["--no-malloc-tuning"] if args.no_malloc_tuning else []),
         )
         client: Child | None = None
         try:
@@ -736,6 +766,15 @@ def main() -> None:
             "--num-tickets", type=int, help="TLS 1.3 session tickets per handshake (OpenSSL's default: 2)"
         )
         options.add_argument(
+            "--event-padding-bytes", type=int, default=0, help="--events: this much more per event"
+        )
+        options.add_argument(
+            "--tls-piece-bytes", type=int, help="edge: largest piece handed to the TLS transport at once"
+        )
+        options.add_argument(
+            "--no-malloc-tuning", action="store_true", help="edge: leave glibc's mmap threshold dynamic"
+        )
+        options.add_argument(
             "--churn",
             type=int,
             default=0,
@@ -767,6 +806,9 @@ def main() -> None:
     serve.add_argument("--tracemalloc", action="store_true")
     serve.add_argument("--num-tickets", type=int)
     serve.add_argument("--direct-route", action="store_true")
+    serve.add_argument("--event-padding-bytes", type=int, default=0)
+    serve.add_argument("--tls-piece-bytes", type=int)
+    serve.add_argument("--no-malloc-tuning", action="store_true")
     client = sub.add_parser("client")
     client.add_argument("--port", type=int, required=True)
     client.add_argument("--mode", choices=("tcp", "tls", "ws", "wss"), required=True)

@@ -166,6 +166,9 @@ class _Relay:
                 self._last_seq = max(self._last_seq, event.seq)
                 if event.type == "session.ended":
                     return CloseCode.SESSION_ENDED
+                # Let go before waiting for the next one: the frame would otherwise keep the last event
+                # (the first is the agent's whole snapshot) as long as the socket stays quiet.
+                del event
         except ApiError:
             return CloseCode.UPSTREAM_LOST
         except (WebSocketDisconnect, OSError, RuntimeError):

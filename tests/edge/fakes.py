@@ -30,6 +30,7 @@ class FakeEventStream:
             if isinstance(item, Exception):
                 raise item
             yield item
+            del item  # like the relay's own stream, keep nothing while waiting for the next one
 
     def push(self, seq: int, type_: str, data: dict[str, object] | None = None) -> None:
         frame = {"seq": seq, "type": type_, "at": "2026-11-21T10:00:00.000Z", "data": data or {}}

@@ -24,6 +24,7 @@ from edge.events.protocol import (
     PiecewiseTlsWrites,
     WritableFlag,
 )
+from edge.tunnel.messages import AgentEvent
 from tests.edge.conftest import Edge, EdgeFactory
 from tests.edge.test_events import close_code, frame, next_stream
 from tests.support.timing import seconds
@@ -331,3 +332,26 @@ async def test_an_open_socket_is_held_only_under_the_middlewares_that_still_have
             assert passing not in held, chain
         assert "AccessLogMiddleware" in held, chain
         assert "ProblemMiddleware" in held, chain
+
+
+async def test_a_quiet_socket_keeps_no_copy_of_the_last_event_it_relayed(
+    edge: Edge, client_ssl_context: ssl.SSLContext
+) -> None:
+    # The first event of a socket is the agent's whole snapshot; a socket that then stays quiet for
+    # minutes must not hold it.
+    marker = "snapshot-marker-7f3a"
+    async with (
+        asyncio.timeout(seconds(10)),
+        connect(edge.ws_url, ssl=client_ssl_context, additional_headers=edge.auth(), proxy=None) as ws,
+    ):
+        stream = await next_stream(edge)
+        stream.push(1, "snapshot", {"marker": marker, "padding": "x" * 3000})
+        assert (await frame(ws))["data"]["marker"] == marker
+        # Once its send returned, the relay lets the event go before it waits for the next.
+
+        def kept() -> list[AgentEvent]:
+            gc.collect()
+            return [item for item in gc.get_objects() if type(item) is AgentEvent and marker in item.json]
+
+        while kept():
+            await asyncio.sleep(0.01)
