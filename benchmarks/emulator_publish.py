@@ -1,6 +1,7 @@
 """Benchmark (not a test): the emulator's CPU per published call-data change, as ``fingress bench`` drives it.
 
-Starts ``fingress emulator`` as a child process (TLS on loopback, the bench cluster with N generated agents),
+Starts ``fingress emulator`` as a child process (on ``--loop``, like ``fingress bench --emulator-loop``;
+TLS on loopback, the bench cluster with N generated agents),
 connects one real XMPP-over-WebSocket session per agent (RFC 7395, TLS, SASL PLAIN, bind, presence), signs
 every agent in and puts it on an answered call (REST + control API), then asks for ``rate`` call-data
 changes per agent per second for ``duration`` seconds through ``POST /emulator/calls/call-data`` in a batch
@@ -45,9 +46,19 @@ DOMAIN = "finesse-a.emulator.test"
 FRAMING_NS = "urn:ietf:params:xml:ns:xmpp-framing"
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of a process."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick_s = 1 / os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) * tick_s, int(fields[12]) * tick_s
+
+
+def wake_ups(pid: int) -> int:
+    """Voluntary context switches: how often the process slept and was woken."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("voluntary_ctxt_switches:"):
+            return int(line.split()[1])
+    return 0
 
 
 def free_port() -> int:
@@ -122,7 +133,12 @@ async def bounded(tasks: list[object], limit: int) -> None:
 
 
 async def wire_benchmark(
-    agent_count: int, rate: float, duration_s: float, profile: str | None, slot_s: float | None
+    agent_count: int,
+    rate: float,
+    duration_s: float,
+    profile: str | None,
+    slot_s: float | None,
+    loop: str,
 ) -> None:
     agents = bench_agents(agent_count)
     toml_text, _config = bench_emulator_config(agents)
@@ -135,7 +151,7 @@ async def wire_benchmark(
         certificate.cert_chain_pems[0].write_to_path(str(work / "cert.pem"))
         ports = [free_port() for _ in range(4)]
         command = [
-            sys.executable, "-m", "fingress.cli", "emulator",
+            sys.executable, "-m", "fingress.bench.launch", loop, "emulator",
             "--config", str(work / "emulator.toml"), "--host", "127.0.0.1",
             "--port-a", str(ports[0]), "--port-b", str(ports[1]),
             "--xmpp-port-a", str(ports[2]), "--xmpp-port-b", str(ports[3]),
@@ -208,10 +224,10 @@ async def _drive(
             profiler = subprocess.Popen(
                 [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid),
                  "--format", "raw",
-                 "--output", profile, "--duration", str(int(duration_s)), "--nonblocking"],
+                 "--output", profile, "--duration", str(int(duration_s)), "--rate", "250"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
-        cpu_before = cpu_seconds(pid)
+        cpu_before, wake_ups_before = cpu_seconds(pid), wake_ups(pid)
         started = time.perf_counter()
         published = await _publish(api, dialogs, rate, duration_s)
         expected = before_arrived + published
@@ -219,7 +235,9 @@ async def _drive(
         while arrived() < expected and time.monotonic() < settle_deadline:
             await asyncio.sleep(0.05)
         elapsed_s = time.perf_counter() - started
-        cpu_used_s = cpu_seconds(pid) - cpu_before
+        (user_after_s, system_after_s), woken = cpu_seconds(pid), wake_ups(pid) - wake_ups_before
+        user_s, system_s = user_after_s - cpu_before[0], system_after_s - cpu_before[1]
+        cpu_used_s = user_s + system_s
         print(
             json.dumps(
                 {
@@ -230,6 +248,9 @@ async def _drive(
                     "elapsed_s": round(elapsed_s, 2),
                     "emulator_cpu_s": round(cpu_used_s, 3),
                     "emulator_cpu_share": round(cpu_used_s / elapsed_s, 3),
+                    "emulator_user_us_per_change": round(user_s / max(published, 1) * 1e6, 1),
+                    "emulator_system_us_per_change": round(system_s / max(published, 1) * 1e6, 1),
+                    "emulator_wake_ups_per_change": round(woken / max(published, 1), 2),
                     "emulator_us_per_change": round(cpu_used_s / max(published, 1) * 1e6, 1),
                 }
             )
@@ -349,13 +370,18 @@ def main() -> None:
     parser.add_argument(
         "--slot-s", type=float, help="timing.call_data_slot_s for the run (default: the emulator's own)"
     )
+    parser.add_argument(
+        "--loop", choices=["asyncio", "uvloop"], default="asyncio", help="the emulator's loop"
+    )
     parser.add_argument("--py-spy", metavar="FILE", help="record the emulator with py-spy (collapsed stacks)")
     options = parser.parse_args()
     if options.render_only:
         render_benchmark(options.agents, options.changes)
     else:
         asyncio.run(
-            wire_benchmark(options.agents, options.rate, options.duration_s, options.py_spy, options.slot_s)
+            wire_benchmark(
+                options.agents, options.rate, options.duration_s, options.py_spy, options.slot_s, options.loop
+            )
         )
 
 

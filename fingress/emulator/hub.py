@@ -88,8 +88,11 @@ class Hub:
 
     def publish(self, side: Side, agent_id: str, node: str, notification_xml: str) -> None:
         """Deliver to every session of ``agent_id`` bound on ``side``."""
+        sessions = self._sessions.get((side, agent_id))
+        if not sessions:
+            return  # the usual case on the side the agent is not connected to: not even an item id
         item_id = self._next_item_id()
-        for session in tuple(self._sessions.get((side, agent_id), ())):
+        for session in tuple(sessions):
             session.deliver(node, item_id, notification_xml)
 
     def broadcast(self, side: Side, node: str, notification_xml: str) -> None:
