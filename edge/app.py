@@ -16,12 +16,13 @@ from edge.events.socket import EventSocketEndpoint
 from edge.events.sockets import SocketCounter
 from edge.events.tickets import TicketStore
 from edge.hygiene.access_log import AccessLogMiddleware
-from edge.hygiene.allow_list import AllowListMiddleware
-from edge.hygiene.auth import AuthMiddleware
+from edge.hygiene.admission import AdmissionMiddleware
+from edge.hygiene.allow_list import AllowList
+from edge.hygiene.auth import Authentication
 from edge.hygiene.context import ContextMiddleware
 from edge.hygiene.cors import CorsMiddleware
 from edge.hygiene.problems import ProblemMiddleware
-from edge.hygiene.rate_limits import AgentRateLimitMiddleware, IpRateLimitMiddleware
+from edge.hygiene.rate_limits import AgentRateLimit, IpRateLimit
 from edge.hygiene.security_headers import SecurityHeadersMiddleware
 from edge.hygiene.size_limits import SizeLimitMiddleware
 from edge.metrics import EdgeMetrics
@@ -58,11 +59,16 @@ def build_public_app(
     app: ASGIApp = _EventSocketOrRouter(router=Router(routes=routes), events=events, events_path=events_path)
     # Starlette wraps bound methods as request handlers (a callable object would be taken for an ASGI
     # app). Innermost first: each line wraps everything above it.
-    app = AgentRateLimitMiddleware(app)
-    app = AuthMiddleware(app, tickets=tickets, metrics=metrics)
-    app = AllowListMiddleware(app)
-    # Per-IP limiting comes before the allow list so that scanning for paths costs the scanner too.
-    app = IpRateLimitMiddleware(app)
+    app = AdmissionMiddleware(
+        app,
+        checks=(
+            # Per-IP limiting comes before the allow list so that scanning for paths costs the scanner too.
+            IpRateLimit(),
+            AllowList(),
+            Authentication(tickets=tickets, metrics=metrics),
+            AgentRateLimit(),
+        ),
+    )
     app = SizeLimitMiddleware(app)
     app = ProblemMiddleware(app)
     app = CorsMiddleware(app)

@@ -142,7 +142,42 @@ class _Relay:
         self._last_seq = since
         relay = asyncio.create_task(self._relay_events())
         try:
-            return await self._read_client_and_keep_clock(relay)
+            # The read loop is in this frame, not a helper's: each coroutine an open socket waits under
+            # is memory per signed-in agent.
+            loop = asyncio.get_running_loop()
+            expires_at = self._principal.token_expires_at
+            expiry = math.inf
+            if expires_at is not None:
+                expiry = loop.time() + max(0.0, expires_at - self._clock())
+            next_beat = loop.time() + self._policy.heartbeat_s
+            while not relay.done():
+                deadline = asyncio.timeout_at(min(next_beat, expiry))
+                try:
+                    async with deadline:
+                        self._read_deadline = deadline
+                        # Clients have nothing to say on this socket; anything they send is read (to notice
+                        # a close) and dropped, and an oversized message ends the socket.
+                        message = await self._websocket.receive()
+                except TimeoutError:
+                    if not deadline.expired():
+                        raise
+                    if relay.done():
+                        break
+                    if loop.time() >= expiry:
+                        return CloseCode.TOKEN_EXPIRED
+                    if not await self._send_heartbeat():
+                        return None
+                    next_beat = loop.time() + self._policy.heartbeat_s
+                    continue
+                finally:
+                    self._read_deadline = None
+                if message["type"] == "websocket.disconnect":
+                    return None
+                size = len(message.get("text") or "") + len(message.get("bytes") or b"")
+                if size > self._policy.max_message_bytes:
+                    return CloseCode.MESSAGE_TOO_BIG
+                del message  # not kept while waiting for the next one
+            return relay.result()
         finally:
             relay.cancel()
             await asyncio.gather(relay, return_exceptions=True)
@@ -152,14 +187,6 @@ class _Relay:
             await self._websocket.send_text(text)
 
     async def _relay_events(self) -> CloseCode | None:
-        try:
-            return await self._relay()
-        finally:
-            # However the relay ends (an outcome, or a bug), the read must not outlive it.
-            if self._read_deadline is not None:
-                self._read_deadline.reschedule(asyncio.get_running_loop().time())
-
-    async def _relay(self) -> CloseCode | None:
         try:
             async for event in self._stream:
                 await self._send(event.json)
@@ -173,40 +200,11 @@ class _Relay:
             return CloseCode.UPSTREAM_LOST
         except (WebSocketDisconnect, OSError, RuntimeError):
             return None
+        finally:
+            # However the relay ends (an outcome, or a bug), the read must not outlive it.
+            if self._read_deadline is not None:
+                self._read_deadline.reschedule(asyncio.get_running_loop().time())
         return CloseCode.UPSTREAM_LOST
-
-    async def _read_client_and_keep_clock(self, relay: asyncio.Task[CloseCode | None]) -> CloseCode | None:
-        loop = asyncio.get_running_loop()
-        expires_at = self._principal.token_expires_at
-        expiry = loop.time() + max(0.0, expires_at - self._clock()) if expires_at is not None else math.inf
-        next_beat = loop.time() + self._policy.heartbeat_s
-        while not relay.done():
-            deadline = asyncio.timeout_at(min(next_beat, expiry))
-            try:
-                async with deadline:
-                    self._read_deadline = deadline
-                    # Clients have nothing to say on this socket; anything they send is read (to notice a
-                    # close) and dropped, and an oversized message ends the socket.
-                    message = await self._websocket.receive()
-            except TimeoutError:
-                if not deadline.expired():
-                    raise
-                if relay.done():
-                    break
-                if loop.time() >= expiry:
-                    return CloseCode.TOKEN_EXPIRED
-                if not await self._send_heartbeat():
-                    return None
-                next_beat = loop.time() + self._policy.heartbeat_s
-                continue
-            finally:
-                self._read_deadline = None
-            if message["type"] == "websocket.disconnect":
-                return None
-            size = len(message.get("text") or "") + len(message.get("bytes") or b"")
-            if size > self._policy.max_message_bytes:
-                return CloseCode.MESSAGE_TOO_BIG
-        return relay.result()
 
     async def _send_heartbeat(self) -> bool:
         """Send one heartbeat; False when the client is gone."""

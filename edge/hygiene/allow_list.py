@@ -6,23 +6,16 @@ in the request context for every later stage.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from edge.hygiene.context import context_of
 from edge.tunnel.errors import NotFound
 
 
-class AllowListMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+class AllowList:
+    """An admission check (:mod:`edge.hygiene.admission`): 404 unless the policy allows the route."""
 
-    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        # Not a coroutine: the check needs no await, and what it lets through (an event socket, for
-        # hours) is not held under a frame of this middleware. A refusal raises at the call.
-        if scope["type"] not in ("http", "websocket"):
-            return self.app(scope, receive, send)
+    async def admit(self, scope: Scope) -> None:
         context = context_of(scope)
         method = scope["method"] if scope["type"] == "http" else "GET"
         match = context.snapshot.routes.match(method, scope["path"])
@@ -30,4 +23,3 @@ class AllowListMiddleware:
         if match is None or is_socket_route != (scope["type"] == "websocket"):
             raise NotFound("not_found", "No such resource.")
         context.match = match
-        return self.app(scope, receive, send)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from edge.auth.failures import AuthFailure, InvalidToken
 from edge.events.tickets import TicketStore
@@ -19,16 +19,15 @@ from edge.tunnel.errors import BadRequest
 from edge.tunnel.messages import Principal
 
 
-class AuthMiddleware:
-    def __init__(self, app: ASGIApp, *, tickets: TicketStore, metrics: EdgeMetrics) -> None:
-        self.app = app
+class Authentication:
+    """An admission check (:mod:`edge.hygiene.admission`): 401 unless a route that needs it carries a
+    valid token (or ticket); the principal goes into the request context."""
+
+    def __init__(self, *, tickets: TicketStore, metrics: EdgeMetrics) -> None:
         self.tickets = tickets
         self.metrics = metrics
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
+    async def admit(self, scope: Scope) -> None:
         context = context_of(scope)
         if context.match is not None and context.match.route.authenticated:
             try:
@@ -37,7 +36,6 @@ class AuthMiddleware:
                 self.metrics.auth_failures.labels(reason=error.reason.value).inc()
                 context.auth_failure = error.reason.value
                 raise
-        await self.app(scope, receive, send)
 
     async def _authenticate(self, scope: Scope) -> Principal:
         verifier = context_of(scope).snapshot.verifier

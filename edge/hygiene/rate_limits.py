@@ -3,33 +3,28 @@ burn CPU), and per agent plus the stricter sign-in limit after it."""
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from edge.hygiene.context import context_of
 from edge.ratelimit import Limit
 
 
-class IpRateLimitMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+class IpRateLimit:
+    """An admission check (:mod:`edge.hygiene.admission`): the per-IP limit."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket"):
-            context = context_of(scope)
-            await context.snapshot.limiter.check(Limit.PER_IP, context.client_ip)
-        await self.app(scope, receive, send)
+    async def admit(self, scope: Scope) -> None:
+        context = context_of(scope)
+        await context.snapshot.limiter.check(Limit.PER_IP, context.client_ip)
 
 
-class AgentRateLimitMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+class AgentRateLimit:
+    """An admission check (:mod:`edge.hygiene.admission`): the per-agent limit, and the sign-in limit on
+    the sign-in route, for authenticated requests."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket"):
-            context = context_of(scope)
-            if context.principal is not None:
-                limiter = context.snapshot.limiter
-                await limiter.check(Limit.PER_AGENT, context.principal.agent_id)
-                if context.match is not None and context.match.route.sign_in:
-                    await limiter.check(Limit.SIGN_IN, context.principal.agent_id)
-        await self.app(scope, receive, send)
+    async def admit(self, scope: Scope) -> None:
+        context = context_of(scope)
+        if context.principal is not None:
+            limiter = context.snapshot.limiter
+            await limiter.check(Limit.PER_AGENT, context.principal.agent_id)
+            if context.match is not None and context.match.route.sign_in:
+                await limiter.check(Limit.SIGN_IN, context.principal.agent_id)

@@ -300,8 +300,9 @@ async def test_an_open_socket_is_held_only_under_the_middlewares_that_still_have
 ) -> None:
     # Every frame an open socket waits under is memory per signed-in agent for hours: pass-through
     # middlewares return their callee's awaitable, and the endpoint is not mounted under starlette's
-    # router. Those that act after the handshake stay: the access log (its line when the socket
-    # closes), the problem translation (an error into a close code) and the async checks.
+    # router; the checks that only admit or refuse run under one frame between them. Those that act
+    # after the handshake stay: the access log (its line when the socket closes) and the problem
+    # translation (an error into a close code).
     async with (
         asyncio.timeout(seconds(10)),
         connect(
@@ -322,7 +323,10 @@ async def test_an_open_socket_is_held_only_under_the_middlewares_that_still_have
             "SecurityHeadersMiddleware",
             "CorsMiddleware",
             "SizeLimitMiddleware",
-            "AllowListMiddleware",
+            "IpRateLimit",
+            "AllowList",
+            "Authentication",
+            "AgentRateLimit",
             "_EventSocketOrRouter",
             "Router",
             "WebSocketRoute",
@@ -332,6 +336,7 @@ async def test_an_open_socket_is_held_only_under_the_middlewares_that_still_have
             assert passing not in held, chain
         assert "AccessLogMiddleware" in held, chain
         assert "ProblemMiddleware" in held, chain
+        assert held.count("AdmissionMiddleware") == 1, chain
 
 
 async def test_a_quiet_socket_keeps_no_copy_of_the_last_event_it_relayed(
