@@ -23,7 +23,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from edge.events.close_codes import TOO_MANY_SOCKETS_CODE, CloseCode
 from edge.events.sockets import SocketCounter
-from edge.hygiene.context import context_of
+from edge.hygiene.context import SCOPE_KEY, context_of
 from edge.metrics import EdgeMetrics
 from edge.policy import EventsPolicy
 from edge.tunnel.errors import ApiError, BadRequest, RateLimited
@@ -75,9 +75,7 @@ class EventSocketEndpoint:
             stream = await self._upstream.open_events(principal, since=since)
             try:
                 await websocket.accept()
-                # Nothing reads the handshake's headers again; they are ~2 KiB a socket, for hours, and
-                # the bearer token is among them.
-                scope["headers"] = []
+                _forget_handshake(scope)
                 self._metrics.event_sockets.inc()
                 try:
                     code = await _Relay(websocket, stream, principal, policy, self._clock).run(since or 0)
@@ -93,6 +91,20 @@ class EventSocketEndpoint:
                 await websocket.close(code=int(code), reason=code.reason)
             except (RuntimeError, OSError):
                 return  # the client left first
+
+
+# What an open socket's scope is still read for: its type, the request context, and the path the access
+# log line names when the socket closes (headers stay, empty, for code that looks one up).
+_SCOPE_KEPT_AFTER_ACCEPT = frozenset({"type", "path", "headers", SCOPE_KEY})
+
+
+def _forget_handshake(scope: Scope) -> None:
+    """Drop from an accepted socket's scope what nothing reads again, for the socket's life: the headers
+    (~2 KiB, the bearer token among them), the query string (a redeemed ticket), the subprotocols,
+    extensions, state and addresses."""
+    scope["headers"] = []
+    for key in [key for key in scope if key not in _SCOPE_KEPT_AFTER_ACCEPT]:
+        del scope[key]
 
 
 class _Relay:

@@ -35,25 +35,11 @@ class AccessLogMiddleware:
             await self.app(scope, receive, send)
             return
         started = self.clock()
-        status = 0
-        close_code: int | None = None
-
-        async def observing_send(message: Message) -> None:
-            nonlocal status, close_code
-            kind = message["type"]
-            if kind == "http.response.start":
-                status = int(message["status"])
-            elif kind == "websocket.accept":
-                status = 101
-            elif kind == "websocket.close":
-                close_code = int(message.get("code", 1000))
-                status = status or 403
-            await send(message)
-
+        outcome = _Outcome(send)
         try:
-            await self.app(scope, receive, observing_send)
+            await self.app(scope, receive, outcome.send)
         finally:
-            self._record(scope, status or 500, close_code, self.clock() - started)
+            self._record(scope, outcome.status or 500, outcome.close_code, self.clock() - started)
 
     def _record(self, scope: Scope, status: int, close_code: int | None, duration_s: float) -> None:
         context = context_of(scope)
@@ -90,3 +76,27 @@ class AccessLogMiddleware:
                 outcome_status=status,
                 request_id=context.request_id,
             )
+
+
+class _Outcome:
+    """The status (101 for an accepted socket) and close code a response or socket ended with, seen
+    through its send. An object with slots rather than a closure over cells: an event socket holds it for
+    hours."""
+
+    __slots__ = ("_send", "close_code", "status")
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status = 0
+        self.close_code: int | None = None
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.status = int(message["status"])
+        elif kind == "websocket.accept":
+            self.status = 101
+        elif kind == "websocket.close":
+            self.close_code = int(message.get("code", 1000))
+            self.status = self.status or 403
+        await self._send(message)

@@ -14,7 +14,7 @@ from edge.client_ip import client_ip
 from edge.policy_runtime import PolicyRuntime, PolicySnapshot
 from edge.tunnel.messages import Principal
 
-_SCOPE_KEY = "fingress.edge"
+SCOPE_KEY = "fingress.edge"
 # A caller-supplied request id is kept only when it is short and harmless in a log line.
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -38,7 +38,7 @@ class EdgeContext:
 
 
 def context_of(scope: Scope) -> EdgeContext:
-    context = scope.get(_SCOPE_KEY)
+    context = scope.get(SCOPE_KEY)
     if not isinstance(context, EdgeContext):
         raise RuntimeError("ContextMiddleware is not installed")
     return context
@@ -75,7 +75,7 @@ class ContextMiddleware:
             for key, value in scope.get("headers", ())
             if key == b"x-forwarded-for"
         ]
-        scope[_SCOPE_KEY] = EdgeContext(
+        scope[SCOPE_KEY] = EdgeContext(
             snapshot=snapshot,
             request_id=request_id,
             client_ip=client_ip(peer[0] if peer else None, forwarded, snapshot.trusted_proxies),

@@ -55,44 +55,49 @@ class ProblemMiddleware:
                 await send_problem(send, InternalError())
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        connected = accepted = closed = False
-
-        async def tracking_receive() -> Message:
-            nonlocal connected
-            message = await receive()
-            if message["type"] == "websocket.connect":
-                connected = True
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal accepted, closed
-            if message["type"] == "websocket.accept":
-                accepted = True
-            elif message["type"] == "websocket.close":
-                closed = True
-            await send(message)
-
+        progress = _SocketProgress(receive, send)
         try:
-            await self.app(scope, tracking_receive, tracking_send)
+            await self.app(scope, progress.receive, progress.send)
         except ApiError as error:
-            code = close_code_for(error)
-            await self._close(receive, send, code, connected=connected, accepted=accepted, closed=closed)
+            await self._close(receive, send, close_code_for(error), progress)
         except Exception:
             self._log.exception("event_socket_failed", request_id=context_of(scope).request_id)
-            code = CloseCode.INTERNAL_ERROR
-            await self._close(receive, send, code, connected=connected, accepted=accepted, closed=closed)
+            await self._close(receive, send, CloseCode.INTERNAL_ERROR, progress)
 
     @staticmethod
-    async def _close(
-        receive: Receive, send: Send, code: CloseCode, *, connected: bool, accepted: bool, closed: bool
-    ) -> None:
-        if closed:
+    async def _close(receive: Receive, send: Send, code: CloseCode, progress: _SocketProgress) -> None:
+        if progress.closed:
             return
         try:
-            if not connected:
+            if not progress.connected:
                 await receive()  # the websocket.connect every ASGI socket starts with
-            if not accepted:
+            if not progress.accepted:
                 await send({"type": "websocket.accept"})
             await send({"type": "websocket.close", "code": int(code), "reason": code.reason})
         except OSError:
             return  # the client is gone already
+
+
+class _SocketProgress:
+    """How far the app has taken a socket, seen through its receive and send. An object with slots
+    rather than closures over cells: an event socket holds it for hours."""
+
+    __slots__ = ("_receive", "_send", "accepted", "closed", "connected")
+
+    def __init__(self, receive: Receive, send: Send) -> None:
+        self._receive = receive
+        self._send = send
+        self.connected = self.accepted = self.closed = False
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "websocket.connect":
+            self.connected = True
+        return message
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "websocket.accept":
+            self.accepted = True
+        elif message["type"] == "websocket.close":
+            self.closed = True
+        await self._send(message)

@@ -24,6 +24,7 @@ from edge.events.protocol import (
     PiecewiseTlsWrites,
     WritableFlag,
 )
+from edge.hygiene.context import SCOPE_KEY
 from edge.tunnel.messages import AgentEvent
 from tests.edge.conftest import Edge, EdgeFactory
 from tests.edge.test_events import close_code, frame, next_stream
@@ -132,6 +133,8 @@ async def test_an_open_socket_keeps_neither_the_handshake_nor_the_token(
         assert not hasattr(protocol, "request")
         assert not hasattr(protocol, "response")
         assert protocol.scope["headers"] == []
+        # Nor the rest of the handshake: the query string (a ticket, once redeemed), addresses, state.
+        assert set(protocol.scope) == {"type", "path", "headers", SCOPE_KEY}
         # Only what is still reachable counts: garbage from the handshake awaiting the cycle collector
         # (when it last ran depends on the tests before this one) is kept by nothing.
         gc.collect()
