@@ -11,6 +11,8 @@ one before:
 ``ws``        the same over TLS
 ``edge``      the real public app (:class:`edge.server.EdgeServer`: every middleware, JWT per socket, the
               event socket's duties) over TLS, in front of an idle in-process upstream
+``edge-http`` the same edge, each connection an HTTPS keep-alive connection idle after one API request
+              (answered 503 by this benchmark's upstream): what a client's pooled connections cost it
 
 ``--tracemalloc`` runs each variant a second time with tracemalloc on and prints the Python allocations
 per socket by source line (RSS beyond them is C: OpenSSL, the loop, the allocator's slack).
@@ -44,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-LAYERS = ("tcp", "tls", "ws-tcp", "ws", "edge")
+LAYERS = ("tcp", "tls", "ws-tcp", "ws", "edge", "edge-http")
 LOOPS = ("uvloop", "asyncio")
 # "trimmed" is what the edge runs (edge.events.protocol.EventSocketProtocol); the others are uvicorn's own.
 WS_IMPLS = ("trimmed", "websockets-sansio", "websockets", "wsproto")
@@ -407,7 +409,7 @@ async def serve_main(args: argparse.Namespace) -> None:
         setup = await _start_raw(args.layer, tls)
     elif args.layer in ("ws", "ws-tcp"):
         setup = await _start_bare_ws(args.layer, tls, args.ws_impl)
-    else:
+    else:  # edge, edge-http
         if args.direct_route:
             _route_events_directly()
         setup = await _start_edge(
@@ -465,7 +467,7 @@ async def client_main(args: argparse.Namespace) -> None:
 
     tokens: list[str] = json.loads(Path(args.tokens).read_text()) if args.tokens else []
     tls: ssl.SSLContext | None = None
-    if args.mode in ("tls", "wss"):
+    if args.mode in ("tls", "wss", "https"):
         tls = ssl.create_default_context(cafile=args.ca)
     scheme = "wss" if args.mode == "wss" else "ws"
     url = f"{scheme}://127.0.0.1:{args.port}/api/v1/events"
@@ -492,6 +494,22 @@ async def client_main(args: argparse.Namespace) -> None:
 
     async def open_one(index: int, gate: asyncio.Semaphore) -> None:
         async with gate:
+            if args.mode == "https":
+                reader, writer = await asyncio.open_connection("127.0.0.1", args.port, ssl=tls)
+                request = (
+                    f"GET /api/v1/agent HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    f"Authorization: Bearer {tokens[index]}\r\n\r\n"
+                )
+                writer.write(request.encode())
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                await reader.readexactly(length)
+                held.append(writer)  # kept alive, idle, like a pooled connection
+                return
             if args.mode in ("tcp", "tls"):
                 _, writer = await asyncio.open_connection("127.0.0.1", args.port, ssl=tls)
                 held.append(writer)
@@ -627,8 +645,15 @@ async def run_variant(variant: Variant, args: argparse.Namespace, *, traced: boo
         client: Child | None = None
         try:
             port = (await server.read())["port"]
-            mode = {"tcp": "tcp", "tls": "tls", "ws-tcp": "ws", "ws": "wss", "edge": "wss"}[variant.layer]
-            tokens = ["--tokens", f"{workdir}/tokens.json"] if variant.layer == "edge" else []
+            mode = {
+                "tcp": "tcp",
+                "tls": "tls",
+                "ws-tcp": "ws",
+                "ws": "wss",
+                "edge": "wss",
+                "edge-http": "https",
+            }[variant.layer]
+            tokens = ["--tokens", f"{workdir}/tokens.json"] if variant.layer.startswith("edge") else []
             client = await Child.start(
                 "client",
                 "--port",
@@ -811,7 +836,7 @@ def main() -> None:
     serve.add_argument("--no-malloc-tuning", action="store_true")
     client = sub.add_parser("client")
     client.add_argument("--port", type=int, required=True)
-    client.add_argument("--mode", choices=("tcp", "tls", "ws", "wss"), required=True)
+    client.add_argument("--mode", choices=("tcp", "tls", "ws", "wss", "https"), required=True)
     client.add_argument("--ca", required=True)
     client.add_argument("--tokens")
     client.add_argument("--open-concurrency", type=int, default=32)

@@ -140,6 +140,50 @@ class EventSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's sans-I/O WebSocket protocol, holding less per open socket (see the module docstring).
     Pass the class as ``uvicorn.Config(ws=...)``."""
 
+    # uvicorn 0.54's instance attributes, as slots: 37 attributes overflow the 30 an instance dict shares
+    # its keys for, so each socket had a dict of its own (~1.6 KiB); in slots they take 8 bytes each. An
+    # attribute a later uvicorn adds lands in the instance dict as before. None has a class-level
+    # default a slot could hide (each is set in ``__init__``, ``connection_made`` or ``handle_connect``).
+    __slots__ = (
+        "app",
+        "app_state",
+        "asgi_version",
+        "client",
+        "close_sent",
+        "close_timeout",
+        "close_timer",
+        "config",
+        "conn",
+        "connections",
+        "curr_msg_data_type",
+        "default_headers",
+        "disconnected",
+        "frames",
+        "handshake_complete",
+        "handshake_initiated",
+        "initial_response",
+        "last_ping_rtt",
+        "logger",
+        "loop",
+        "pending_ping_payload",
+        "ping_interval",
+        "ping_sent_at",
+        "ping_timeout",
+        "ping_timer",
+        "pong_timer",
+        "queue",
+        "read_paused",
+        "request",
+        "response",
+        "root_path",
+        "scheme",
+        "scope",
+        "server",
+        "tasks",
+        "transport",
+        "writable",
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.queue = Inbox()  # type: ignore[assignment]

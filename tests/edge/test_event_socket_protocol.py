@@ -132,6 +132,8 @@ async def test_an_open_socket_keeps_neither_the_handshake_nor_the_token(
         assert isinstance(protocol.writable, WritableFlag)
         assert not hasattr(protocol, "request")
         assert not hasattr(protocol, "response")
+        # uvicorn's attributes all live in slots: no per-socket dict (a new uvicorn attribute shows here).
+        assert vars(protocol) == {}
         assert protocol.scope["headers"] == []
         # Nor the rest of the handshake: the query string (a ticket, once redeemed), addresses, state.
         assert set(protocol.scope) == {"type", "path", "headers", SCOPE_KEY}
