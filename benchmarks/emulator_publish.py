@@ -1,18 +1,20 @@
 """Benchmark (not a test): the emulator's CPU per published call-data change, as ``fingress bench`` drives it.
 
-Starts ``fingress emulator`` as a child process (on ``--loop``, like ``fingress bench --emulator-loop``;
-TLS on loopback, the bench cluster with N generated agents),
-connects one real XMPP-over-WebSocket session per agent (RFC 7395, TLS, SASL PLAIN, bind, presence), signs
-every agent in and puts it on an answered call (REST + control API), then asks for ``rate`` call-data
-changes per agent per second for ``duration`` seconds through ``POST /emulator/calls/call-data`` in a batch
-every 0.1 s spread over the tick (what the bench's events scenario does). Prints the emulator process's CPU
-(``/proc/<pid>/stat``) per published change, once every notification has arrived.
+Starts ``fingress emulator`` as a child process (on ``--loop``, like ``fingress bench --emulator-loop``; TLS
+on loopback; the bench cluster with N generated agents), connects one real XMPP-over-WebSocket session per
+agent (RFC 7395, TLS, SASL PLAIN, bind, presence), signs every agent in and puts it on an answered call
+(REST + control API), then asks for ``rate`` call-data changes per agent per second for ``duration``
+seconds through ``POST /emulator/calls/call-data``, in a batch every 0.1 s spread over the tick (what the
+bench's events scenario does). Prints the emulator process's CPU (``/proc/<pid>/stat``, user and system)
+per published change, counted once every notification has arrived at its client.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/emulator_publish.py [--agents 500] [--rate 2] [--duration-s 10]
+    PYTHONPATH=. .venv/bin/python benchmarks/emulator_publish.py --agents 1000 --rate 2 --duration-s 10
+        [--slot-s 0.005] [--loop uvloop] [--py-spy FILE]
 
-A second figure, ``--render-only``, needs no sockets: the cluster model on a manual clock with one
-WebSocket framing per agent (the emulator's own session and RFC 7395 framing, messages rendered to text but
-written nowhere), per change: model → Update document → hub → pubsub stanza → WebSocket message text.
+The figure moves by ±20 % between runs on this shared 2-core machine: compare runs made back to back.
+``--render-only`` needs no sockets: the cluster model on a manual clock with one WebSocket framing per agent
+(the emulator's own session and RFC 7395 framing, messages rendered to text but written nowhere), per
+change: model → Update document → hub → pubsub stanza → WebSocket message text.
 """
 
 from __future__ import annotations

@@ -13,8 +13,9 @@ How it fits together::
   façade: synchronous validation raises ``<ApiErrors>``-shaped errors, accepted work runs after
   ``timing.async_processing_delay_s`` (202-then-notify).
 * :mod:`.cti` — the shared CTI state machine (no I/O; time from :mod:`.timers`, so tests use a manual clock).
-* :mod:`.render` — every Finesse XML document, one function each; :mod:`.notifier` publishes them through
-  the :class:`~fingress.emulator.hub.Hub` on every side in service.
+* :mod:`.render` — every Finesse XML document, one function each (the Dialog and the ``<Update>`` wrapper,
+  written on every call-data change, as text through :mod:`.xml_text`); :mod:`.notifier` publishes them
+  through the :class:`~fingress.emulator.hub.Hub` on every side in service.
 * :mod:`.server` — :class:`~fingress.emulator.server.EmulatorServer`, the composition root;
   :mod:`.command` — ``fingress emulator``.
 
