@@ -98,7 +98,7 @@ def build_http_client(
     timeout_s: float = 10.0,
     max_connections: int = 16,
     max_keepalive_connections: int | None = None,
-    keepalive_expiry_s: float = 30.0,
+    keepalive_expiry_s: float = 15.0,
 ) -> httpx.AsyncClient:
     """The one HTTP client a connector process shares across agents and sides.
 
@@ -107,6 +107,9 @@ def build_http_client(
     are not followed: configuration says where Finesse is. Every connection the pool may open is kept
     alive (``max_keepalive_connections`` defaults to ``max_connections``) until ``keepalive_expiry_s``.
     """
+    # Idle connections are retired before Finesse's Tomcat would close them (its keep-alive timeout
+    # defaults to 20 s): a request sent on a connection the server is closing at that moment fails with
+    # "server disconnected", and is not retried (it may have reached Finesse).
     # A keep-alive count below the limit churns: httpcore (1.0.9) closes a connection that turns idle
     # whenever the pool holds more connections than that count, and the next request opens a new one,
     # a TLS handshake with Finesse each (8 of 16 kept alive, 16 in flight: ~1,550 handshakes per 1,600

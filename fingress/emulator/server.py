@@ -32,6 +32,9 @@ from .rest import FinesseApi, error_response
 from .timers import AsyncioScheduler, Scheduler
 from .xmpp import DirectTlsServer, XmppServerSettings, websocket_route
 
+# How long an idle HTTP keep-alive connection stays open: Tomcat's default (Finesse's web server).
+TOMCAT_KEEP_ALIVE_S = 20
+
 
 def xmpp_settings(emulator_config: config.EmulatorConfig) -> XmppServerSettings:
     failure_detection_s = emulator_config.timing.failure_detection_s
@@ -104,6 +107,10 @@ class _HttpsListener:
             access_log=False,
             ws="websockets-sansio",
             timeout_graceful_shutdown=1,
+            # Finesse runs on Tomcat, whose keep-alive timeout defaults to its connection timeout, 20 s
+            # (uvicorn's own default is 5 s). A client must retire idle connections sooner than the server
+            # closes them, or a request can meet a close on its way (the connector's pool: 15 s).
+            timeout_keep_alive=TOMCAT_KEEP_ALIVE_S,
             ssl_context_factory=lambda _config, _default: ssl_context,
         )
         self._server = uvicorn.Server(uvicorn_config)

@@ -100,3 +100,16 @@ async def test_a_connection_closed_while_idle_is_not_reused(
         # Written to the closed connection, the request would fail with "server disconnected".
         assert (await http.get(f"{url}/second")).text == "ok"
         assert app.connections == 2
+
+
+def test_idle_connections_are_retired_before_finesse_would_close_them(
+    client_ssl_context: ssl.SSLContext,
+) -> None:
+    # A request sent on a connection the server closes at that moment fails ("server disconnected") and
+    # is not retried, so the client's idle expiry must be the shorter one (the emulator models Tomcat).
+    from fingress.emulator.server import TOMCAT_KEEP_ALIVE_S
+
+    pool = build_http_client(ssl_context=client_ssl_context)._transport._pool  # type: ignore[attr-defined]
+    assert isinstance(pool, httpcore.AsyncConnectionPool)
+    assert pool._keepalive_expiry is not None
+    assert pool._keepalive_expiry < TOMCAT_KEEP_ALIVE_S
