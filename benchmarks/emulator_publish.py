@@ -41,6 +41,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from fingress.bench.cluster import BenchAgent, bench_agents, bench_emulator_config
+from fingress.bench.pacing import send_paced
 
 STAMP_VARIABLE = "callVariable10"
 TICK_S = 0.1
@@ -263,12 +264,9 @@ async def _drive(
 
 
 async def _publish(api: httpx.AsyncClient, dialogs: list[str], rate: float, duration_s: float) -> int:
-    order = random.sample(dialogs, len(dialogs))
-    per_tick = rate * len(order) * TICK_S
     published = 0
-    pending: set[asyncio.Task[None]] = set()
 
-    async def send(batch: list[str]) -> None:
+    async def send(batch: list[str], _tick: int) -> None:
         nonlocal published
         answer = await api.post(
             "/emulator/calls/call-data",
@@ -277,19 +275,8 @@ async def _publish(api: httpx.AsyncClient, dialogs: list[str], rate: float, dura
         answer.raise_for_status()
         published += len(answer.json()["updated"])
 
-    started = time.perf_counter()
-    owed, cursor, ticks = 0.0, 0, 0
-    while time.perf_counter() - started < duration_s:
-        owed += per_tick
-        count, owed = int(owed), owed - int(owed)
-        batch = [order[(cursor + offset) % len(order)] for offset in range(count)]
-        cursor = (cursor + count) % len(order)
-        task = asyncio.create_task(send(batch))
-        pending.add(task)
-        task.add_done_callback(pending.discard)
-        ticks += 1
-        await asyncio.sleep(max(0.0, started + ticks * TICK_S - time.perf_counter()))
-    await asyncio.gather(*pending)
+    order = random.sample(dialogs, len(dialogs))
+    await send_paced(order, per_second=rate * len(order), duration_s=duration_s, tick_s=TICK_S, send=send)
     return published
 
 

@@ -87,30 +87,14 @@ def register(subparsers: Any) -> None:
             " figures sum them) (default 1)"
         ),
     )
-    parser.add_argument(
-        "--edge-loop",
-        choices=LOOPS,
-        default=DEFAULT_LOOP,
-        help=f"--spawn-demo: the event loop of the edge process (default {DEFAULT_LOOP})",
-    )
-    parser.add_argument(
-        "--connector-loop",
-        choices=LOOPS,
-        default=DEFAULT_LOOP,
-        help=f"--spawn-demo: the event loop of the connector process (default {DEFAULT_LOOP})",
-    )
-    parser.add_argument(
-        "--emulator-loop",
-        choices=LOOPS,
-        default=DEFAULT_LOOP,
-        help=f"--spawn-demo: the event loop of the emulator process (default {DEFAULT_LOOP})",
-    )
-    parser.add_argument(
-        "--bench-loop",
-        choices=LOOPS,
-        default=DEFAULT_LOOP,
-        help=f"the event loop of the simulated agents (this process; default {DEFAULT_LOOP})",
-    )
+    for flag, process in (
+        ("--edge-loop", "--spawn-demo: the event loop of the edge process"),
+        ("--connector-loop", "--spawn-demo: the event loop of the connector process(es)"),
+        ("--emulator-loop", "--spawn-demo: the event loop of the emulator process"),
+        ("--bench-loop", "the event loop of the simulated agents (this process)"),
+    ):
+        help_text = f"{process} (default {DEFAULT_LOOP})"
+        parser.add_argument(flag, choices=LOOPS, default=DEFAULT_LOOP, help=help_text)
     parser.add_argument("--json", action="store_true", help="print every figure as JSON instead of a table")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.set_defaults(run=run)

@@ -13,6 +13,7 @@ import httpx
 
 from fingress.bench.agent import STAMP_VARIABLE, AgentFailed, SimulatedAgent, of_type
 from fingress.bench.fleet import Fleet, run_for
+from fingress.bench.pacing import send_paced
 from fingress.bench.stats import Latencies, total
 
 CALLER = "5550199"
@@ -160,10 +161,7 @@ async def _publish_call_data(
     if not dialogs:
         return 0
     tick_s = 0.1
-    order = random.sample(dialogs, len(dialogs))
-    per_tick = rate_per_agent * len(order) * tick_s
     published = 0
-    in_flight: set[asyncio.Task[None]] = set()
 
     async def send(batch: list[str], shard: int) -> None:
         nonlocal published
@@ -183,22 +181,13 @@ async def _publish_call_data(
         published += len(answer.json()["updated"])
         fleet.progress.done = published
 
-    started = time.perf_counter()
-    owed, cursor, ticks = 0.0, 0, 0
-    while time.perf_counter() - started < duration_s:
-        owed += per_tick
-        count, owed = int(owed), owed - int(owed)
-        batch = [order[(cursor + offset) % len(order)] for offset in range(count)]
-        cursor = (cursor + count) % len(order)
-        if batch:
-            task = asyncio.create_task(send(batch, ticks))
-            in_flight.add(task)
-            task.add_done_callback(in_flight.discard)
-        ticks += 1
-        # Pace on the schedule, not on the previous tick's end, so a slow tick does not lower the rate.
-        await asyncio.sleep(max(0.0, started + ticks * tick_s - time.perf_counter()))
-    if in_flight:
-        await asyncio.gather(*in_flight)
+    await send_paced(
+        random.sample(dialogs, len(dialogs)),
+        per_second=rate_per_agent * len(dialogs),
+        duration_s=duration_s,
+        tick_s=tick_s,
+        send=send,
+    )
     return published
 
 
