@@ -1,6 +1,6 @@
-"""One tunnel connection, as the connector runs it: a reader that feeds the sans-I/O
-:class:`~edge.tunnel.protocol.ConnectorSide` and turns what it reports into calls on the
-:class:`~connector.tunnel.service.TunnelService`, and a single writer that drains the protocol's output.
+"""One tunnel connection, as the connector runs it: the sans-I/O :class:`~edge.tunnel.protocol.ConnectorSide`
+fed and drained by the tunnel's :class:`~edge.tunnel.pump.FramePump`, and what the protocol reports turned
+into calls on the :class:`~connector.tunnel.service.TunnelService`.
 
 The connector keeps no attachment state across connections: the edge owns the event streams and
 re-sends ``attach`` (with ``since``) on a new connection, so a restarted connector needs no memory.
@@ -32,9 +32,7 @@ from edge.tunnel.protocol import (
     RequestReceived,
     TunnelEvent,
 )
-
-_WRITE_BATCH_FRAMES = 64
-_FLUSH_ON_CLOSE_S = 1.0
+from edge.tunnel.pump import FramePump
 
 
 class TunnelSink:
@@ -91,14 +89,14 @@ class ConnectorLink:
         self._background: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._wake = asyncio.Event()
-        self._closing = False
-        self._writer: asyncio.Task[None] | None = None
+        self._pump = FramePump(
+            connection=connection, protocol=protocol, dispatch=self._dispatch, writer_name="tunnel-writer"
+        )
         self.edge_draining = False
 
     @property
     def is_open(self) -> bool:
-        return self.protocol.is_open and not self._closing
+        return self.protocol.is_open and not self._pump.closing
 
     async def handshake(self, *, timeout_s: float) -> bool:
         """Send ``hello`` and wait for ``welcome``; False (and the connection closed) otherwise."""
@@ -124,25 +122,9 @@ class ConnectorLink:
 
     async def run(self) -> None:
         """Serve the connection until it ends; then cancel its requests and detach its sinks."""
-        writer = self._writer = asyncio.create_task(self._write_loop(), name="tunnel-writer")
         try:
-            async for message in self.connection:
-                self.protocol.receive_message(message)
-                self._dispatch(self.protocol.events_received())
-                self._wake.set()
-                if not self.protocol.is_open:
-                    break
-        except ConnectionClosed:
-            pass
+            await self._pump.run()
         finally:
-            self._closing = True
-            self._wake.set()
-            try:
-                async with asyncio.timeout(_FLUSH_ON_CLOSE_S):
-                    await writer
-            except TimeoutError:
-                writer.cancel()
-            self.protocol.connection_lost()
             await self._shut_down_work()
         if self.protocol.failure is not None:
             await self.connection.close(1002, self.protocol.failure.reason[:120])
@@ -150,17 +132,15 @@ class ConnectorLink:
     async def drain(self, *, timeout_s: float) -> None:
         """Tell the edge we take nothing new, let in-flight requests finish (bounded), then close."""
         self.protocol.send_drain()
-        self._wake.set()
+        self._pump.wake()
         try:
             async with asyncio.timeout(timeout_s):
                 await self._idle.wait()
         except TimeoutError:
             self._log.warning("tunnel_drain_timed_out", requests=len(self._requests))
         # Let the writer put the last answers on the wire, then start the closing handshake.
-        self._closing = True
-        self._wake.set()
-        if self._writer is not None:
-            await asyncio.wait({self._writer}, timeout=_FLUSH_ON_CLOSE_S)
+        self._pump.close_soon()
+        await self._pump.flushed()
         await self.connection.close(1001, "connector draining")
 
     def abort(self) -> None:
@@ -173,16 +153,16 @@ class ConnectorLink:
     def push_event(self, sink: TunnelSink, event: AgentEvent) -> None:
         if self.protocol.send_event(sink.sid, event):
             self._stats.events_sent += 1
-            self._wake.set()
+            self._pump.wake()
         else:
             # Over, or it just overflowed: the protocol reported why; act on it now.
             self._dispatch(self.protocol.events_received())
-            self._wake.set()
+            self._pump.wake()
 
     def end_stream(self, sink: TunnelSink) -> None:
         self._forget_sink(sink.sid)
         self.protocol.send_detach(sink.sid, "ended")
-        self._wake.set()
+        self._pump.wake()
 
     # --- internals -----------------------------------------------------------------------------------
 
@@ -234,7 +214,7 @@ class ConnectorLink:
             self._requests.pop(sid, None)
             if not self._requests:
                 self._idle.set()
-            self._wake.set()
+            self._pump.wake()
 
     async def _attach(self, sink: TunnelSink, principal: Principal, since: int | None) -> None:
         error: ApiError | None = None
@@ -252,7 +232,7 @@ class ConnectorLink:
         elif not sink.closed:
             self._stats.attachments += 1
             self.protocol.send_attached(sink.sid)
-        self._wake.set()
+        self._pump.wake()
 
     def _forget_sink(self, sid: int) -> None:
         sink = self._sinks.pop(sid, None)
@@ -279,18 +259,3 @@ class ConnectorLink:
         pending = [*self._requests.values(), *self._background]
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
-
-    async def _write_loop(self) -> None:
-        try:
-            while True:
-                frames = self.protocol.data_to_send(_WRITE_BATCH_FRAMES)
-                if not frames:
-                    if self._closing:
-                        return
-                    self._wake.clear()
-                    await self._wake.wait()
-                    continue
-                for text in frames:
-                    await self.connection.send(text)
-        except ConnectionClosed:
-            return

@@ -1,6 +1,7 @@
-"""One connector's tunnel connection, as the edge runs it: a reader that feeds the sans-I/O
-:class:`~edge.tunnel.protocol.EdgeSide` and dispatches what it reports, and a single writer that drains
-the protocol's output (one writer keeps frames in the order the protocol queued them)."""
+"""One connector's tunnel connection, as the edge runs it: the sans-I/O
+:class:`~edge.tunnel.protocol.EdgeSide` fed and drained by the tunnel's
+:class:`~edge.tunnel.pump.FramePump`, and what the protocol reports dispatched to waiting requests and
+event streams."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from collections.abc import Callable
 
 from structlog.typing import FilteringBoundLogger
 from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
 
 from edge.relay.stats import RelayStats
 from edge.relay.stream import RelayEventStream
@@ -27,9 +27,8 @@ from edge.tunnel.protocol import (
     ResponseReceived,
     TunnelEvent,
 )
+from edge.tunnel.pump import FramePump
 
-_WRITE_BATCH_FRAMES = 64
-_FLUSH_ON_CLOSE_S = 1.0
 # Close codes: 1002 protocol error (RFC 6455); 1001 going away is websockets' default on shutdown.
 _CLOSE_PROTOCOL_ERROR = 1002
 
@@ -58,8 +57,12 @@ class EdgeLink:
         self._in_flight: dict[int, asyncio.Future[TunnelResponse]] = {}
         self._idle = asyncio.Event()
         self._idle.set()
-        self._wake = asyncio.Event()
-        self._closing = False
+        self._pump = FramePump(
+            connection=connection,
+            protocol=protocol,
+            dispatch=self._dispatch,
+            writer_name=f"tunnel-writer-{protocol.peer_id or identity}",
+        )
 
     @property
     def connector_id(self) -> str:
@@ -68,7 +71,7 @@ class EdgeLink:
     @property
     def usable(self) -> bool:
         """Open and not draining: new requests and attachments may go here."""
-        return self.protocol.is_open and not self.protocol.peer_draining and not self._closing
+        return self.protocol.is_open and not self.protocol.peer_draining and not self._pump.closing
 
     @property
     def load(self) -> int:
@@ -81,7 +84,7 @@ class EdgeLink:
         future: asyncio.Future[TunnelResponse] = asyncio.get_running_loop().create_future()
         self._in_flight[sid] = future
         self._idle.clear()
-        self._wake.set()
+        self._pump.wake()
         try:
             async with asyncio.timeout(timeout_s):
                 return await future
@@ -91,7 +94,7 @@ class EdgeLink:
         finally:
             # Timed out, cancelled by the caller, or answered: a late answer is dropped by the protocol.
             self.protocol.send_cancel(sid)
-            self._wake.set()
+            self._pump.wake()
             del self._in_flight[sid]
             if not self._in_flight:
                 self._idle.set()
@@ -101,18 +104,18 @@ class EdgeLink:
         sid = self.protocol.send_attach(stream.principal, stream.resume_seq)
         stream.link, stream.sid = self, sid
         self.streams[sid] = stream
-        self._wake.set()
+        self._pump.wake()
 
     def detach(self, stream: RelayEventStream) -> None:
         if stream.link is self and stream.sid is not None:
             self.streams.pop(stream.sid, None)
             self.protocol.send_detach(stream.sid)
-            self._wake.set()
+            self._pump.wake()
         stream.link, stream.sid = None, None
 
     def send_drain(self) -> None:
         self.protocol.send_drain()
-        self._wake.set()
+        self._pump.wake()
 
     async def wait_idle(self) -> None:
         """Return once no request is in flight on this connection."""
@@ -121,25 +124,9 @@ class EdgeLink:
     async def run(self) -> list[RelayEventStream]:
         """Serve the connection until it ends; returns the streams that were still attached to it
         (their owner re-attaches them elsewhere). In-flight requests fail with ``connector_lost``."""
-        writer = asyncio.create_task(self._write_loop(), name=f"tunnel-writer-{self.connector_id}")
         try:
-            async for message in self.connection:
-                self.protocol.receive_message(message)
-                self._dispatch(self.protocol.events_received())
-                self._wake.set()
-                if not self.protocol.is_open:
-                    break
-        except ConnectionClosed:
-            pass
+            await self._pump.run()
         finally:
-            self._closing = True
-            self._wake.set()
-            try:
-                async with asyncio.timeout(_FLUSH_ON_CLOSE_S):
-                    await writer
-            except TimeoutError:
-                writer.cancel()
-            self.protocol.connection_lost()
             self._stats.late_frames += self.protocol.late_frames
             self._fail_in_flight()
         if self.protocol.failure is not None:
@@ -153,21 +140,6 @@ class EdgeLink:
         transport = self.connection.transport
         if transport is not None:
             transport.abort()
-
-    async def _write_loop(self) -> None:
-        try:
-            while True:
-                frames = self.protocol.data_to_send(_WRITE_BATCH_FRAMES)
-                if not frames:
-                    if self._closing:
-                        return
-                    self._wake.clear()
-                    await self._wake.wait()
-                    continue
-                for text in frames:
-                    await self.connection.send(text)
-        except ConnectionClosed:
-            return
 
     def _fail_in_flight(self) -> None:
         for future in self._in_flight.values():

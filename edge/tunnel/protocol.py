@@ -153,7 +153,7 @@ TunnelEvent = (
 # --- the shared machinery ----------------------------------------------------------------------------
 
 
-class _TunnelSide(abc.ABC):
+class TunnelSide(abc.ABC):
     def __init__(self, *, versions: Sequence[int], max_frame_bytes: int) -> None:
         self.versions = tuple(versions)
         self.max_frame_bytes = max_frame_bytes
@@ -301,7 +301,7 @@ def _agreed(ours: Iterable[str], theirs: Iterable[str]) -> tuple[str, ...]:
 # --- the edge's side ---------------------------------------------------------------------------------
 
 
-class EdgeSide(_TunnelSide):
+class EdgeSide(TunnelSide):
     """The edge's end of one tunnel connection: it waits for ``hello``, then sends requests and
     attachments (allocating every stream id) and receives responses and events."""
 
@@ -429,7 +429,7 @@ class _Outbound:
     last_seq: int | None = None
 
 
-class ConnectorSide(_TunnelSide):
+class ConnectorSide(TunnelSide):
     """The connector's end of one tunnel connection: it sends ``hello`` at once, then answers requests
     and attachments and pushes events, at most ``max_pending_events`` unsent ones per attachment."""
 
