@@ -337,27 +337,6 @@ async def _start_edge(
     return ServerSetup(port=server.public_port, hub=hub, keep=(server, idp_cm))
 
 
-def _route_events_directly() -> None:
-    """What ``edge.app`` would build if the events endpoint were handed to starlette as an ASGI app: the
-    route calls it without ``websocket_session`` and ``wrap_app_handling_exceptions`` (which, without a
-    Starlette application's exception handlers, only re-raise)."""
-    from starlette.routing import WebSocketRoute
-    from starlette.websockets import WebSocket
-
-    import edge.app
-
-    class DirectWebSocketRoute(WebSocketRoute):
-        def __init__(self, path: str, endpoint: Callable[[WebSocket], Any]) -> None:
-            super().__init__(path, endpoint)
-
-            async def app(scope: Any, receive: Any, send: Any) -> None:
-                await endpoint(WebSocket(scope, receive=receive, send=send))
-
-            self.app = app
-
-    setattr(edge.app, "WebSocketRoute", DirectWebSocketRoute)  # noqa: B010 -- a benchmark-only patch
-
-
 def _python_allocations(
     before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, sockets: int
 ) -> list[dict[str, Any]]:
@@ -410,8 +389,6 @@ async def serve_main(args: argparse.Namespace) -> None:
     elif args.layer in ("ws", "ws-tcp"):
         setup = await _start_bare_ws(args.layer, tls, args.ws_impl)
     else:  # edge, edge-http
-        if args.direct_route:
-            _route_events_directly()
         setup = await _start_edge(
             tls,
             ca_file,
@@ -636,7 +613,6 @@ async def run_variant(variant: Variant, args: argparse.Namespace, *, traced: boo
             str(total),
             *(["--tracemalloc"] if traced else []),
             *(["--num-tickets", str(args.num_tickets)] if args.num_tickets is not None else []),
-            *(["--direct-route"] if args.direct_route else []),
             "--event-padding-bytes",
             str(args.event_padding_bytes),
             *(["--tls-piece-bytes", str(args.tls_piece_bytes)] if args.tls_piece_bytes else []),
@@ -760,8 +736,8 @@ async def driver_main(args: argparse.Namespace) -> None:
             traced = await run_variant(variant, args, traced=True)
             traces.append((variant.name, traced["allocations"]))
     print(f"\n{args.sockets} sockets after {args.warmup} warm-up sockets, RSS growth of the server process")
-    if args.num_tickets is not None or args.direct_route:
-        print(f"(num_tickets={args.num_tickets}, direct_route={args.direct_route})")
+    if args.num_tickets is not None:
+        print(f"(num_tickets={args.num_tickets})")
     _print_table(results)
     for name, rows in traces:
         _print_allocations(name, rows)
@@ -817,11 +793,6 @@ def main() -> None:
             default=0,
             help="edge: API requests (sign-in, over a pool of 16 connections) before each socket opens",
         )
-        options.add_argument(
-            "--direct-route",
-            action="store_true",
-            help="edge: the events route calls the endpoint as a plain ASGI app (no starlette wrappers)",
-        )
     serve = sub.add_parser("serve")
     serve.add_argument("--layer", choices=LAYERS, required=True)
     serve.add_argument("--loop", choices=LOOPS, required=True)
@@ -830,7 +801,6 @@ def main() -> None:
     serve.add_argument("--tokens", type=int, default=0)
     serve.add_argument("--tracemalloc", action="store_true")
     serve.add_argument("--num-tickets", type=int)
-    serve.add_argument("--direct-route", action="store_true")
     serve.add_argument("--event-padding-bytes", type=int, default=0)
     serve.add_argument("--tls-piece-bytes", type=int)
     serve.add_argument("--no-malloc-tuning", action="store_true")
