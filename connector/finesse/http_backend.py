@@ -4,8 +4,8 @@ Before every request, httpcore (1.0.9) asks each pooled connection whether it ha
 HTTP/1.1 connection that means asking its stream whether the socket is readable (a readable idle socket
 can only be a server's close). Its anyio stream answers through anyio's typed attributes, which rebuild a
 dict of every TLS and socket attribute on each call: ~10 µs per pooled connection per request, so with
-the connector's 16 connections to Finesse about 20 % of the connector's CPU during a burst of state changes
-(py-spy, `fingress bench --scenario requests`). The streams here look the raw socket up once and poll it
+the connector's 16 connections to Finesse about 20 % of the connector's CPU while it served the bench's
+state changes and call actions (py-spy). The streams here look the raw socket up once and poll it
 directly, which is what httpcore's own check does underneath; everything else is delegated unchanged.
 """
 
