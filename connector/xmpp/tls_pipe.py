@@ -19,6 +19,11 @@ READ_CHUNK_BYTES = 16 * 1024
 MAX_PENDING_CIPHERTEXT_BYTES = 64 * 1024
 
 
+class ReadInterrupted(Exception):
+    """:meth:`TlsPipe.read` was woken by :meth:`TlsPipe.interrupt` before any data came. Nothing was
+    consumed; the next read carries on."""
+
+
 class _Wire(asyncio.Protocol):
     """The TCP side: ciphertext into the incoming BIO, wake whoever waits; write flow control."""
 
@@ -38,12 +43,12 @@ class _Wire(asyncio.Protocol):
         self.incoming.write(data)
         if self.incoming.pending > MAX_PENDING_CIPHERTEXT_BYTES and self.transport is not None:
             self.transport.pause_reading()
-        self._wake_reader()
+        self.wake_reader()
 
     def eof_received(self) -> bool:
         self.eof_seen = True
         self.incoming.write_eof()
-        self._wake_reader()
+        self.wake_reader()
         return False  # close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -51,7 +56,7 @@ class _Wire(asyncio.Protocol):
         if not self.eof_seen:
             self.eof_seen = True
             self.incoming.write_eof()
-        self._wake_reader()
+        self.wake_reader()
         self.resume_writing()
 
     def pause_writing(self) -> None:
@@ -63,7 +68,7 @@ class _Wire(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def _wake_reader(self) -> None:
+    def wake_reader(self) -> None:
         waiter, self._readable = self._readable, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -91,6 +96,7 @@ class TlsPipe:
         self._wire = wire
         self._tls = tls
         self._outgoing = outgoing
+        self._interrupted = False
 
     @classmethod
     async def connect(
@@ -131,8 +137,17 @@ class TlsPipe:
         if data and transport is not None and not self._wire.closed:
             transport.write(data)
 
+    def interrupt(self) -> None:
+        """Make the read waiting now (or the next one that would wait) raise :class:`ReadInterrupted`.
+
+        This is how a reader that also keeps deadlines sleeps on one timer of its own, armed only when
+        its next deadline changes, instead of a new ``asyncio.timeout`` around every read."""
+        self._interrupted = True
+        self._wire.wake_reader()
+
     async def read(self) -> bytes | None:
-        """Up to 16 KiB of plaintext; ``None`` at the end (close_notify or the connection closed)."""
+        """Up to 16 KiB of plaintext; ``None`` at the end (close_notify or the connection closed).
+        Raises :class:`ReadInterrupted` after :meth:`interrupt` when no plaintext is ready."""
         while True:
             try:
                 data = self._tls.read(READ_CHUNK_BYTES)
@@ -140,6 +155,9 @@ class TlsPipe:
                 self._flush()  # TLS 1.3 post-handshake messages may need an answer
                 if self._wire.eof_seen:
                     return None  # what is left (if anything) is a truncated record
+                if self._interrupted:
+                    self._interrupted = False
+                    raise ReadInterrupted from None
                 await self._wire.wait_readable()
                 continue
             except ssl.SSLZeroReturnError:

@@ -31,7 +31,11 @@ class Link(Protocol):
         """Write text (stream pieces or WebSocket messages) in order."""
 
     async def receive(self) -> bytes | str | None:
-        """The next bytes or message; ``None`` once the peer has closed. Cancelling is safe."""
+        """The next bytes or message; ``None`` once the peer has closed. Cancelling is safe, and so is
+        :meth:`interrupt`: the waiting receive raises ``ReadInterrupted`` having consumed nothing."""
+
+    def interrupt(self) -> None:
+        """Wake the waiting (or next waiting) :meth:`receive` with ``ReadInterrupted``."""
 
     async def aclose(self) -> None:
         """Close, without waiting longer than the link's close timeout. Never raises."""
@@ -66,6 +70,9 @@ class TlsLink:
             await self._pipe.write("".join(pieces).encode("utf-8"))
         except _IO_ERRORS as error:
             raise XmppError(errors.CONNECTION_LOST, f"write failed: {type(error).__name__}") from error
+
+    def interrupt(self) -> None:
+        self._pipe.interrupt()
 
     async def receive(self) -> bytes | None:
         try:
@@ -116,6 +123,9 @@ class WebSocketLink:
             await self._pipe.send_text(pieces)
         except _IO_ERRORS as error:
             raise XmppError(errors.CONNECTION_LOST, f"write failed: {type(error).__name__}") from error
+
+    def interrupt(self) -> None:
+        self._pipe.interrupt()
 
     async def receive(self) -> bytes | str | None:
         try:

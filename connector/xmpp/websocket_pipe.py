@@ -17,7 +17,7 @@ from websockets.protocol import State
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
-from connector.xmpp.tls_pipe import TlsPipe
+from connector.xmpp.tls_pipe import ReadInterrupted, TlsPipe
 
 
 class WebSocketRefused(Exception):
@@ -104,9 +104,14 @@ class WebSocketPipe:
             else:
                 self._pipe.close()  # the protocol asks to close the TCP connection
 
+    def interrupt(self) -> None:
+        """Make the waiting (or next waiting) :meth:`receive` raise ``ReadInterrupted``."""
+        self._pipe.interrupt()
+
     async def receive(self) -> str | bytes | None:
-        """The next message; ``None`` once the connection is closing or closed. Cancelling is safe:
-        received data waits in the TLS buffer or the protocol until the next call."""
+        """The next message; ``None`` once the connection is closing or closed. Cancelling is safe, and
+        so is :meth:`interrupt` (``ReadInterrupted``): received data waits in the TLS buffer or the
+        protocol until the next call."""
         while True:
             frames, self._backlog = self._backlog, []
             frames += [event for event in self._protocol.events_received() if isinstance(event, Frame)]
@@ -163,7 +168,11 @@ class WebSocketPipe:
                     self._protocol.send_close()
                     await self._flush()
                 while self._protocol.state is not State.CLOSED:
-                    data = await self._pipe.read()
+                    try:
+                        data = await self._pipe.read()
+                    except ReadInterrupted:
+                        continue  # a wake-up meant for the session, which has ended
+
                     if data is None:
                         self._protocol.receive_eof()
                     else:
