@@ -36,6 +36,9 @@ from edge.tunnel.protocol import EdgeSide, Phase
 
 DEFAULT_TUNNEL_PORT = 8444
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
+# Retry-After of a 503 no_connector: a connector restart takes seconds, and apps that retry without
+# a pause while none is up (thousands of them) take the CPU the restarting tiers need to come back.
+NO_CONNECTOR_RETRY_AFTER_S = 1.0
 
 
 def _rendezvous_weight(agent_id: str, connector_id: str) -> int:
@@ -201,8 +204,8 @@ class TunnelRelay:
             await self._changed.wait()
 
     async def request(self, request: TunnelRequest, *, timeout_s: float) -> TunnelResponse:
-        """Forward one request. Raises ``Unavailable`` (``no_connector``, ``draining``,
-        ``connector_lost``), ``UpstreamTimeout`` or the connector's ``ApiError``."""
+        """Forward one request. Raises ``Unavailable`` (``no_connector``, with ``retry_after_s``;
+        ``draining``; ``connector_lost``), ``UpstreamTimeout`` or the connector's ``ApiError``."""
         self._refuse_if_draining()
         self.stats.requests += 1
         loop = asyncio.get_running_loop()
@@ -212,7 +215,7 @@ class TunnelRelay:
         while True:
             link = self._pick(agent_id)
             if link is None:
-                raise Unavailable("no_connector", "no connector is connected")
+                raise _no_connector()
             try:
                 return await link.request(request, timeout_s=max(0.0, deadline - loop.time()))
             except Unavailable as error:
@@ -226,7 +229,7 @@ class TunnelRelay:
         self._refuse_if_draining()
         link = self._pick(principal.agent_id)
         if link is None:
-            raise Unavailable("no_connector", "no connector is connected")
+            raise _no_connector()
         stream = RelayEventStream(
             principal=principal,
             since=since,
@@ -400,3 +403,8 @@ class TunnelRelay:
         self._orphans.discard(stream)
         if stream.link is not None:
             stream.link.detach(stream)
+
+
+def _no_connector() -> Unavailable:
+    """The 503 for "no connector is up", carrying ``retry_after_s`` (the Retry-After header)."""
+    return Unavailable("no_connector", "no connector is connected", retry_after_s=NO_CONNECTOR_RETRY_AFTER_S)
