@@ -98,6 +98,11 @@ class Cti:
             for profile in directory.config.agents
         }
         self.dialogs: dict[str, Dialog] = {}
+        # The signed-in agents by extension (at most one each: a second sign-in is refused DEVICE_BUSY).
+        # Calls and sign-ins look an extension up; a scan of every agent was O(agents) each time. Kept
+        # exact by the only two writers of what it depends on: _set_state (signed in or not) and
+        # _set_extension.
+        self._on_extension: dict[str, Agent] = {}
         self.forced_changes: list[ForcedChange] = []
         self._dialog_ids = itertools.count(FIRST_DIALOG_ID)
         # Which agents have been told about a dialog (POSTed and not yet DELETEd).
@@ -123,10 +128,8 @@ class Cti:
         return [dialog for dialog in self.dialogs.values() if agent_id in self._audience.get(dialog.id, ())]
 
     def agent_on_extension(self, extension: str) -> Agent | None:
-        for agent in self.agents.values():
-            if agent.signed_in and agent.extension == extension:
-                return agent
-        return None
+        """The signed-in agent on ``extension``, if any."""
+        return self._on_extension.get(extension)
 
     def actions_of(self, dialog: Dialog, participant: Participant) -> list[str]:
         """The actions Finesse offers ``participant`` in its current state (none for external parties)."""
@@ -191,7 +194,7 @@ class Cti:
             if nailed and not agent.nailed_connected and not setup_pending:
                 self._place_nailed_setup_call(agent, request_id)
         else:
-            agent.extension = extension
+            self._set_extension(agent, extension)
             agent.device_id = device_id
             agent.mobile_agent = mobile
             agent.signed_in_side = side
@@ -287,7 +290,8 @@ class Cti:
         if agent.nailed_timer is not None:
             agent.nailed_timer.cancel()
             agent.nailed_timer = None
-        agent.extension = agent.device_id = ""
+        self._set_extension(agent, "")
+        agent.device_id = ""
         agent.mobile_agent = None
         agent.nailed_connected = False
         agent.pending_state, agent.pending_reason = "", None
@@ -337,7 +341,19 @@ class Cti:
             agent.state_change_time = self._scheduler.utc_now()
         agent.state = state
         agent.reason = reason
+        self._index(agent, agent.extension)
         self._changed(agent)
+
+    def _set_extension(self, agent: Agent, extension: str) -> None:
+        previous, agent.extension = agent.extension, extension
+        self._index(agent, previous)
+
+    def _index(self, agent: Agent, previous_extension: str) -> None:
+        """Bring :attr:`_on_extension` up to date after ``agent``'s state or extension changed."""
+        if self._on_extension.get(previous_extension) is agent:
+            del self._on_extension[previous_extension]
+        if agent.signed_in:
+            self._on_extension[agent.extension] = agent
 
     def _flush(self, request_id: str) -> None:
         changed, self._changed_users = self._changed_users, {}

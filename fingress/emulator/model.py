@@ -34,7 +34,8 @@ class MobileAgent:
 
 @dataclass
 class Agent:
-    """One agent's CTI state. ``profile`` is the configured, immutable part."""
+    """One agent's CTI state. ``profile`` is the configured, immutable part. ``state`` and ``extension``
+    change only through :class:`~fingress.emulator.cti.Cti`, which indexes signed-in agents by extension."""
 
     profile: config.Agent
     wrap_up_timer_s: int

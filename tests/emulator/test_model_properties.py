@@ -156,6 +156,12 @@ def _check_invariants(lab: Harness) -> None:
             assert agent.wrap_up_dialog_id in cti.dialogs
         if agent.pending_state:
             assert agent.state in CALL_STATES
+    # The extension index answers exactly what a scan of every agent would (and one agent per extension).
+    signed_in = [agent for agent in cti.agents.values() if agent.signed_in]
+    assert len({agent.extension for agent in signed_in}) == len(signed_in)
+    for extension in {*EXTENSIONS.values(), "", "0201112222"}:
+        holder = next((agent for agent in signed_in if agent.extension == extension), None)
+        assert cti.agent_on_extension(extension) is holder, extension
     for dialog in cti.dialogs.values():
         assert dialog.participants, dialog.id
         assert any(dialog in cti.dialogs_of(agent_id) for agent_id in cti.agents), dialog.id
