@@ -10,13 +10,16 @@ that action being sent to the frame arriving.
 from __future__ import annotations
 
 import asyncio
-import json
+import math
+import random
 import ssl
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
@@ -30,7 +33,55 @@ Predicate = Callable[[Frame], bool]
 
 
 class AgentFailed(Exception):
-    """A step of the simulated agent failed (the message says which and why; no secrets)."""
+    """A step of the simulated agent failed (the message says which and why; no secrets).
+    ``retry_after_s`` is the answer's Retry-After, when it had one."""
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How long an app waits before its next try after a failed one: exponential backoff with full
+    jitter (a random pause up to ``base_s`` · 2^attempt, at most ``cap_s``), after the answer's
+    Retry-After when it had one (capped at ``max_retry_after_s``), so that thousands of apps neither
+    hammer a tier that is coming back nor come back in lock step.
+
+    Promise: ``floor ≤ delay_s(...) ≤ floor + cap_s``, where ``floor`` is the Retry-After (capped; 0 when
+    there is none, or it is not a positive number)."""
+
+    base_s: float = 0.25
+    cap_s: float = 2.0
+    max_retry_after_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not (0 < self.base_s <= self.cap_s) or not math.isfinite(self.cap_s):
+            raise ValueError("RetryPolicy needs 0 < base_s <= cap_s (finite)")
+        if not (0 <= self.max_retry_after_s < math.inf):
+            raise ValueError("RetryPolicy needs a finite max_retry_after_s >= 0")
+
+    def delay_s(self, attempt: int, *, retry_after_s: float | None, rng: random.Random) -> float:
+        """The pause before try ``attempt + 1`` (``attempt`` counts the failed tries before, from 0)."""
+        floor_s = 0.0
+        if retry_after_s is not None and retry_after_s > 0:  # NaN is not > 0
+            floor_s = min(retry_after_s, self.max_retry_after_s)
+        # 2.0 ** 64 is far past any cap: no float overflow however many tries failed.
+        window_s = min(self.cap_s, self.base_s * 2.0 ** min(max(attempt, 0), 64))
+        return floor_s + rng.uniform(0.0, window_s)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """A Retry-After header's delay in seconds: its delta-seconds form (RFC 9110 §10.2.3: digits only);
+    None when absent or in another form (the edge sends only seconds); ``inf`` for an absurdly long
+    one (:class:`RetryPolicy` caps it)."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text or not text.isascii() or not text.isdigit():
+        return None
+    # int() refuses strings of more than 4,300 digits; anything past a dozen is "forever" anyway.
+    return float(int(text)) if len(text) <= 12 else math.inf
 
 
 class SimulatedAgent:
@@ -77,17 +128,17 @@ class SimulatedAgent:
             {"extension": self.spec.extension, "finesse_password": self.spec.password},
         )
         if answer.status_code != 200:
-            raise AgentFailed(f"agent {self.spec.id}: sign-in answered {answer.status_code} {_code(answer)}")
+            raise _refused(answer, f"agent {self.spec.id}: sign-in")
 
     async def set_state(self, state: str, **extra: Any) -> None:
         answer = await self.call("PUT", "/api/v1/agent/state", {"state": state, **extra})
         if answer.status_code not in (200, 202):
-            raise AgentFailed(f"agent {self.spec.id}: {state} answered {answer.status_code} {_code(answer)}")
+            raise _refused(answer, f"agent {self.spec.id}: {state}")
 
     async def act(self, dialog_id: str, action: str, **extra: Any) -> None:
         answer = await self.call("POST", f"/api/v1/dialogs/{dialog_id}/actions", {"action": action, **extra})
         if answer.status_code not in (200, 202):
-            raise AgentFailed(f"agent {self.spec.id}: {action} answered {answer.status_code} {_code(answer)}")
+            raise _refused(answer, f"agent {self.spec.id}: {action}")
 
     async def wrap_up_reason(self) -> str:
         """The first wrap-up reason Finesse offers this agent (read once, as an app caches its picker)."""
@@ -109,11 +160,21 @@ class SimulatedAgent:
             url += f"?since={self.last_seq}"
         try:
             self._socket = await connect(
-                url, ssl=self._ssl, additional_headers=self._headers, open_timeout=30, max_size=1 << 20
+                url,
+                ssl=self._ssl,
+                additional_headers=self._headers,
+                open_timeout=30,
+                max_size=1 << 20,
+                # No pings from the app: a real one does not send them (OkHttp's pingInterval defaults to
+                # 0, URLSessionWebSocketTask does not ping); it relies on the edge's pings and heartbeat
+                # frames. At 2,000 agents, websockets' default (every 20 s) was 100 round trips a second
+                # for nothing.
+                ping_interval=None,
             )
         except InvalidStatus as error:
             raise AgentFailed(
-                f"agent {self.spec.id}: event socket refused: {error.response.status_code}"
+                f"agent {self.spec.id}: event socket refused: {error.response.status_code}",
+                retry_after_s=parse_retry_after(error.response.headers.get("Retry-After")),
             ) from None
         except (InvalidHandshake, OSError, TimeoutError) as error:
             raise AgentFailed(
@@ -169,7 +230,7 @@ class SimulatedAgent:
         try:
             async for message in socket:
                 now, wall_ns = self._clock(), time.time_ns()
-                frame: Frame = json.loads(message)
+                frame: Frame = orjson.loads(message)
                 frame_type, seq = frame.get("type", ""), frame.get("seq")
                 if isinstance(seq, int):
                     self.sequence.frame(frame_type, seq)
@@ -220,6 +281,14 @@ def _stamp(frame: Frame) -> int | None:
     variables = (frame.get("data") or {}).get("call_variables") or {}
     value = variables.get(STAMP_VARIABLE)
     return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
+def _refused(answer: httpx.Response, what: str) -> AgentFailed:
+    """The failure for an answer with an unexpected status, carrying its Retry-After."""
+    return AgentFailed(
+        f"{what} answered {answer.status_code} {_code(answer)}",
+        retry_after_s=parse_retry_after(answer.headers.get("Retry-After")),
+    )
 
 
 def _code(answer: httpx.Response) -> str:

@@ -11,13 +11,22 @@ from typing import Any
 
 import httpx
 
-from fingress.bench.agent import STAMP_VARIABLE, AgentFailed, SimulatedAgent, of_type
+from fingress.bench.agent import (
+    STAMP_VARIABLE,
+    AgentFailed,
+    RetryPolicy,
+    SimulatedAgent,
+    of_type,
+    parse_retry_after,
+)
 from fingress.bench.fleet import Fleet, run_for
 from fingress.bench.pacing import send_paced
 from fingress.bench.stats import Latencies, total
 
 CALLER = "5550199"
 _RECOVERABLE = (AgentFailed, httpx.HTTPError)
+# How the simulated apps retry a failed recovery: from ~0.25 s, doubling, at most 2 s, after Retry-After.
+APP_RETRIES = RetryPolicy(base_s=0.25, cap_s=2.0)
 
 
 async def call_cycle(
@@ -280,11 +289,42 @@ async def forced_changes(fleet: Fleet) -> list[dict[str, Any]]:
     return [change for change in answer.json() if change.get("agent_id") in ids]
 
 
+async def retrying(
+    attempt: Callable[[], Awaitable[None]],
+    *,
+    policy: RetryPolicy,
+    rng: random.Random,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Run ``attempt`` until it succeeds, pausing after each recoverable failure as ``policy`` says (after
+    the answer's Retry-After, when it had one); the caller bounds the whole with a timeout. Any other
+    exception ends it."""
+    failures = 0
+    while True:
+        try:
+            await attempt()
+            return
+        except _RECOVERABLE as error:
+            retry_after_s = error.retry_after_s if isinstance(error, AgentFailed) else None
+            await sleep(policy.delay_s(failures, retry_after_s=retry_after_s, rng=rng))
+            failures += 1
+
+
 async def recover(fleet: Fleet, agent: SimulatedAgent) -> None:
     """What the app does when its socket closes: resume if the session is still there, else sign in
-    again, then reopen the socket (``?since=``) and wait for its first frame."""
+    again, then reopen the socket (``?since=``) and wait for its first frame. An answer that is neither
+    the agent (200) nor "no session" (404) fails the try at once (a 503 while no connector is up: signing
+    in would fail the same way), carrying its Retry-After."""
     answer = await agent.call("GET", "/api/v1/agent")
-    signed_in = answer.status_code == 200 and bool(answer.json().get("signed_in", True))
+    if answer.status_code == 200:
+        signed_in = bool(answer.json().get("signed_in", True))
+    elif answer.status_code == 404:
+        signed_in = False
+    else:
+        raise AgentFailed(
+            f"agent {agent.spec.id}: reading the agent answered {answer.status_code}",
+            retry_after_s=parse_retry_after(answer.headers.get("Retry-After")),
+        )
     if not signed_in:
         await agent.sign_in()
     first = agent.expect(lambda frame: frame.get("type") != "heartbeat")
@@ -292,25 +332,29 @@ async def recover(fleet: Fleet, agent: SimulatedAgent) -> None:
     await agent.wait(first, timeout_s=fleet.timeout_s)
 
 
-async def storm(fleet: Fleet, *, restart: Callable[[], Awaitable[None]], deadline_s: float) -> dict[str, Any]:
-    """The connector restarts under a signed-in fleet; every app recovers (:func:`recover`). Reports the
-    time from the restart until the last agent is back, and Finesse's forced logouts of the fleet."""
+async def storm(
+    fleet: Fleet,
+    *,
+    restart: Callable[[], Awaitable[None]],
+    deadline_s: float,
+    policy: RetryPolicy = APP_RETRIES,
+    rng: random.Random | None = None,
+) -> dict[str, Any]:
+    """The connector restarts under a signed-in fleet; every app recovers (:func:`recover`), retrying as
+    ``policy`` says. Reports the time from the restart until the last agent is back, and Finesse's forced
+    logouts of the fleet."""
     fleet.progress.phase = "storm: restarting the connector"
     fleet.progress.done = 0
     before = len(await forced_changes(fleet))
     started = time.perf_counter()
     back_at: list[float] = []
+    jitter = rng or random.Random()
 
     async def come_back(agent: SimulatedAgent) -> None:
         try:
             async with asyncio.timeout(deadline_s):
                 await agent.closed.wait()
-                while True:
-                    try:
-                        await fleet.gated(recover(fleet, agent))
-                        break
-                    except _RECOVERABLE:
-                        await asyncio.sleep(0.2 + random.random() * 0.3)
+                await retrying(lambda: fleet.gated(recover(fleet, agent)), policy=policy, rng=jitter)
         except TimeoutError:
             fleet.progress.fail(AgentFailed(f"agent {agent.spec.id}: not back in {deadline_s} s"))
             return
@@ -333,13 +377,29 @@ async def storm(fleet: Fleet, *, restart: Callable[[], Awaitable[None]], deadlin
     }
 
 
-async def flap(fleet: Fleet, *, duration_s: float, grace_s: float) -> dict[str, Any]:
+async def flap(
+    fleet: Fleet,
+    *,
+    duration_s: float,
+    grace_s: float,
+    policy: RetryPolicy = APP_RETRIES,
+    rng: random.Random | None = None,
+) -> dict[str, Any]:
     """Agents drop their event socket at random, get a call offered while away, and reopen with
     ``?since=`` within half the grace; the replay must bring every event exactly once, in order, and Finesse
-    must see no state change of its own making."""
+    must see no state change of its own making. An app whose cycle failed with its socket closed reopens
+    it, retrying as ``policy`` says (bounded by the fleet's timeout)."""
     fleet.progress.phase = "flap"
     before = len(await forced_changes(fleet))
     flaps = 0
+    jitter = rng or random.Random()
+
+    async def reopen(agent: SimulatedAgent) -> None:
+        try:
+            async with asyncio.timeout(fleet.timeout_s):
+                await retrying(lambda: agent.open_events(resume=True), policy=policy, rng=jitter)
+        except TimeoutError:
+            fleet.progress.fail(AgentFailed(f"agent {agent.spec.id}: socket not reopened in time"))
 
     async def drive(agent: SimulatedAgent) -> None:
         async def one() -> None:
@@ -357,7 +417,7 @@ async def flap(fleet: Fleet, *, duration_s: float, grace_s: float) -> dict[str, 
             except _RECOVERABLE as error:
                 fleet.progress.fail(error)
                 if agent.closed.is_set():
-                    await agent.open_events(resume=True)
+                    await reopen(agent)
                 return
             flaps += 1
             fleet.progress.done += 1

@@ -4,60 +4,13 @@ Retry-After, so that apps pause instead of hammering an edge whose connector is 
 from __future__ import annotations
 
 import asyncio
-import ssl
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
-import trustme
 
-from edge.config import AdminListener, EdgeConfig, Listener, ServerLimits
-from edge.relay.relay import NO_CONNECTOR_RETRY_AFTER_S, TunnelRelay
-from edge.server import EdgeServer
-from tests.edge.conftest import policy_data, render_toml
+from edge.relay.relay import NO_CONNECTOR_RETRY_AFTER_S
 from tests.edge.servers import IdentityProvider
 from tests.support.timing import seconds
-
-
-@pytest.fixture
-async def edge_without_connector(
-    idp: IdentityProvider,
-    ca: trustme.CA,
-    server_cert: trustme.LeafCert,
-    ca_file: Path,
-    tmp_path: Path,
-    server_ssl_context: ssl.SSLContext,
-    client_ssl_context: ssl.SSLContext,
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The real edge (uvicorn, TLS) in front of its real tunnel listener, which no connector has dialled."""
-    tunnel_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_cert.configure_cert(tunnel_tls)
-    ca.configure_trust(tunnel_tls)
-    tunnel_tls.verify_mode = ssl.CERT_REQUIRED
-    relay = TunnelRelay(ssl_context=tunnel_tls, allowed_identities={"connector-1.fingress.test"}, port=0)
-    policy_path = tmp_path / "policy.toml"
-    policy_path.write_text(render_toml(policy_data(idp, ca_file)))
-    config = EdgeConfig(
-        policy_file=policy_path,
-        public=Listener(host="127.0.0.1", port=0),
-        admin=AdminListener(host="127.0.0.1", port=0),
-        server=ServerLimits(graceful_shutdown_s=1),
-    )
-    server = EdgeServer(config=config, upstream=relay, ssl_context_factory=lambda: server_ssl_context)
-    async with asyncio.timeout(seconds(10)):
-        await relay.start()
-        await server.start()
-    client = httpx.AsyncClient(
-        base_url=f"https://127.0.0.1:{server.public_port}", verify=client_ssl_context, timeout=seconds(5)
-    )
-    try:
-        yield client
-    finally:
-        await client.aclose()
-        async with asyncio.timeout(seconds(10)):
-            await server.stop()
-            await relay.abort()
 
 
 @pytest.mark.parametrize(
