@@ -293,6 +293,11 @@ def decode_frame(data: str | bytes, *, max_frame_bytes: int = DEFAULT_MAX_FRAME_
     except (ValueError, RecursionError) as exc:
         # ValueError covers JSONDecodeError, UnicodeDecodeError and over-long integer literals.
         raise ProtocolError("malformed_frame", "not a UTF-8 JSON text") from exc
+    return _frame_of(obj)
+
+
+def _frame_of(obj: object) -> Frame:
+    """The frame a parsed JSON value stands for. Raises only :class:`ProtocolError`."""
     if not isinstance(obj, dict):
         _malformed("frame", "a JSON object")
     kind = obj.get("type")

@@ -1,0 +1,331 @@
+"""The tunnel frame codec's contract, pinned against the stdlib implementation it replaced (tests/json_path/
+oracle.py): every valid frame round-trips, a peer on either implementation reads the other's frames, an
+encoded frame's length is its size in bytes, and hostile text is refused with the same error codes,
+never anything but a ``ProtocolError``."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from edge.tunnel import frames as f
+from edge.tunnel.errors import ProtocolError
+from edge.tunnel.messages import AgentEvent, AgentId, Principal
+from tests.json_path.oracle import stdlib_decode, stdlib_encode
+from tests.json_path.strategies import frames, text
+
+REASONS = frozenset({"malformed_frame", "unknown_frame", "frame_too_large"})
+Outcome = f.Frame | str
+
+
+def as_bytes(data: str | bytes) -> bytes:
+    return data if isinstance(data, bytes) else data.encode()
+
+
+def as_text(data: str | bytes) -> str:
+    return data.decode() if isinstance(data, bytes) else data
+
+
+def outcome(
+    data: str | bytes, *, oracle: bool = False, max_frame_bytes: int = f.DEFAULT_MAX_FRAME_BYTES
+) -> Outcome:
+    """The frame, or the reason of the ``ProtocolError``; anything else raised fails the test."""
+    decode = stdlib_decode if oracle else f.decode_frame
+    try:
+        return decode(data, max_frame_bytes=max_frame_bytes)
+    except ProtocolError as error:
+        return error.reason
+
+
+# --- valid frames ---------------------------------------------------------------------------------------
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frames)
+def test_every_valid_frame_round_trips_as_bytes_and_as_text(frame: f.Frame) -> None:
+    encoded = f.encode_frame(frame)
+    assert f.decode_frame(encoded) == frame
+    assert f.decode_frame(as_bytes(encoded)) == frame
+    assert f.decode_frame(as_text(encoded)) == frame
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frames)
+def test_a_peer_on_either_implementation_reads_the_other(frame: f.Frame) -> None:
+    assert stdlib_decode(f.encode_frame(frame)) == frame
+    assert f.decode_frame(stdlib_encode(frame)) == frame
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frames)
+def test_an_encoded_frame_is_one_json_object_whose_length_is_its_size_in_bytes(frame: f.Frame) -> None:
+    encoded = f.encode_frame(frame)
+    # The protocol bounds frames by len(): it must count bytes, whatever the text holds.
+    assert len(encoded) == len(as_bytes(encoded))
+    parsed = json.loads(encoded)
+    assert isinstance(parsed, dict)
+    assert parsed["type"] == type(frame).__name__.lower()
+
+
+def test_an_event_frame_is_spelled_compactly_in_a_fixed_member_order() -> None:
+    frame = f.Event(7, AgentEvent(AgentId("1001"), 42, "dialog.created", '{"seq":42}'))
+    expected = (
+        '{"type":"event","sid":7,"agent_id":"1001","seq":42,"event_type":"dialog.created",'
+        '"json":"{\\"seq\\":42}"}'
+    )
+    assert as_text(f.encode_frame(frame)) == expected
+    batch = as_text(f.encode_frame(f.Batch((frame, frame))))
+    assert batch == '{"type":"batch","events":[' + expected + "," + expected + "]}"
+
+
+# --- hostile text -----------------------------------------------------------------------------------------
+
+_PRINCIPAL = '{"agent_id":"1001","subject":"s","scopes":[],"token_expires_at":%s}'
+_ATTACH = '{"type":"attach","sid":1,"since":null,"principal":' + _PRINCIPAL + "}"
+
+
+def _attach_expiring(expires_at: float) -> f.Attach:
+    return f.Attach(1, Principal(AgentId("1001"), "s", (), None, expires_at), None)
+
+
+HOSTILE: list[tuple[str | bytes, Outcome]] = [
+    # Not finite: refused wherever a number may stand.
+    ('{"type":"cancel","sid":NaN}', "malformed_frame"),
+    ('{"type":"cancel","sid":Infinity}', "malformed_frame"),
+    ('{"type":"cancel","sid":-Infinity}', "malformed_frame"),
+    (_ATTACH % "NaN", "malformed_frame"),
+    (_ATTACH % "-Infinity", "malformed_frame"),
+    ('{"type":"failure","sid":1,"error":{"status":400,"code":"x","n":NaN}}', "malformed_frame"),
+    ('{"type":"ping","nonce":"x","ignored":Infinity}', "malformed_frame"),
+    # Beyond the 64-bit and double ranges.
+    ('{"type":"cancel","sid":18446744073709551616}', "malformed_frame"),
+    ('{"type":"cancel","sid":-9223372036854775809}', "malformed_frame"),
+    (
+        '{"type":"detach","sid":1,"reason":"ended","last_seq":123456789012345678901234567890}',
+        "malformed_frame",
+    ),
+    ('{"type":"welcome","version":18446744073709551616,"edge_id":"e"}', "malformed_frame"),
+    ('{"type":"hello","versions":[1,18446744073709551616],"connector_id":"c"}', f.Hello((1, 2**64), "c")),
+    ('{"type":"cancel","sid":' + "9" * 5000 + "}", "malformed_frame"),
+    (_ATTACH % "1e400", _attach_expiring(math.inf)),
+    (_ATTACH % "1e308", _attach_expiring(1e308)),
+    # Text that is not Unicode: invalid UTF-8, lone surrogates, a byte order mark, raw control characters.
+    (b'{"type":"ping","nonce":"\xff"}', "malformed_frame"),
+    (b'{"type":"ping","nonce":"\xc0\xaf"}', "malformed_frame"),
+    (b'{"type":"ping","nonce":"\xed\xa0\x80"}', "malformed_frame"),
+    (b'\xef\xbb\xbf{"type":"drain"}', "malformed_frame"),
+    ('\ufeff{"type":"drain"}', "malformed_frame"),
+    ('{"type":"ping","nonce":"\\ud800"}', f.Ping("\ud800")),
+    ('{"type":"ping","nonce":"\\udc00\\ud800"}', f.Ping("\udc00\ud800")),
+    ('{"type":"ping","nonce":"\ud800"}', f.Ping("\ud800")),
+    ('{"type":"ping","nonce":"\\ud83d\\ude00"}', f.Ping("😀")),
+    ('{"type":"ping","nonce":"a\x00b"}', "malformed_frame"),
+    ('{"type":"ping","nonce":"a\nb"}', "malformed_frame"),
+    ('{"type":"ping","nonce":"a\\u0000b"}', f.Ping("a\x00b")),
+    # Duplicate keys: the last one counts, as in every mainstream parser.
+    ('{"type":"cancel","sid":0,"sid":5}', f.Cancel(5)),
+    ('{"type":"cancel","sid":5,"sid":0}', "malformed_frame"),
+    ('{"type":"drain","type":"teleport"}', "unknown_frame"),
+    # Nesting.
+    ("[" * 50_000, "malformed_frame"),
+    ("[" * 1100 + "]" * 1100, "malformed_frame"),
+    ('{"type":"drain","x":' + "[" * 1100 + "]" * 1100 + "}", "malformed_frame"),
+    ('{"type":"drain","x":' + "[" * 200 + "]" * 200 + "}", f.Drain()),
+    (
+        '{"type":"failure","sid":1,"error":{"status":400,"code":"x","deep":' + "[" * 100 + "]" * 100 + "}}",
+        f.Failure(1, {"status": 400, "code": "x", "deep": json.loads("[" * 100 + "]" * 100)}),
+    ),
+    # Not one JSON object.
+    ("", "malformed_frame"),
+    ("   ", "malformed_frame"),
+    ('{"type":"drain"} {}', "malformed_frame"),
+    ('{"type":"drain"', "malformed_frame"),
+    ('[{"type":"drain"}]', "malformed_frame"),
+    ('"drain"', "malformed_frame"),
+    (' {"type":"drain"}\n', f.Drain()),
+    ("{'type':'drain'}", "malformed_frame"),
+    ('{"type":"drain",}', "malformed_frame"),
+]
+
+
+@pytest.mark.parametrize(("data", "expected"), HOSTILE, ids=lambda value: repr(value)[:60])
+def test_hostile_text_keeps_its_outcome(data: str | bytes, expected: Outcome) -> None:
+    assert outcome(data) == expected
+
+
+@pytest.mark.xfail(raises=OverflowError, strict=True, reason="stdlib codec: float() of the parsed integer")
+@pytest.mark.parametrize("expires_at", ["1" * 400, "-" + "1" * 400])
+def test_an_expiry_beyond_any_float_is_malformed_not_a_crash(expires_at: str) -> None:
+    assert outcome(_ATTACH % expires_at) == "malformed_frame"
+
+
+@pytest.mark.xfail(raises=UnicodeEncodeError, strict=True, reason="stdlib codec: str.encode() for the size")
+def test_a_str_holding_a_lone_surrogate_past_a_quarter_of_the_limit_is_refused_not_a_crash() -> None:
+    data = '{"type":"ping","nonce":"\ud800"}' + " " * 30
+    assert outcome(data, max_frame_bytes=100) in REASONS
+
+
+# --- hostile text, generated: the current codec and the stdlib one agree -----------------------------------
+
+_HOSTILE_LITERALS = [
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "1e400",
+    "-1e400",
+    "4.9e-400",
+    "-0",
+    "-0.0",
+    "1E+2",
+    "9007199254740993",
+    "18446744073709551615",
+    "18446744073709551616",
+    "-9223372036854775809",
+    "123456789012345678901234567890",
+    '"\\ud800"',
+    '"x\\udfff"',
+    '"\\udc00\\ud800"',
+    '"\\ud83d\\ude00"',
+    '"\\u0000\\u001f"',
+    '"\u2028\u00e9\U0001f600"',
+    "[" * 30 + "]" * 30,
+    '{"a":1,"a":[2]}',
+    '{"":{"":{"":null}}}',
+]
+_MARK = "@@hostile-{}@@"
+_FIELDS = [
+    "sid",
+    "versions",
+    "connector_id",
+    "version",
+    "edge_id",
+    "request_id",
+    "method",
+    "path",
+    "query",
+    "headers",
+    "body",
+    "principal",
+    "status",
+    "error",
+    "since",
+    "agent_id",
+    "seq",
+    "event_type",
+    "json",
+    "reason",
+    "last_seq",
+    "nonce",
+    "code",
+    "detail",
+    "capabilities",
+    "events",
+    "token_expires_at",
+    "subject",
+    "scopes",
+]
+_marked_values = st.integers(0, len(_HOSTILE_LITERALS) - 1).map(_MARK.format)
+_leaf_values = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | text(max_size=12) | _marked_values
+_field_values = st.recursive(
+    _leaf_values,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(_FIELDS), inner, max_size=5),
+    max_leaves=12,
+)
+
+
+@st.composite
+def hostile_texts(draw: st.DrawFn) -> str | bytes:
+    kind = draw(st.sampled_from(sorted(f._DECODERS)))
+    fields = draw(st.dictionaries(st.sampled_from(_FIELDS), _field_values, max_size=8))
+    text = json.dumps({"type": kind, **fields}, ensure_ascii=draw(st.booleans()))
+    for index, literal in enumerate(_HOSTILE_LITERALS):
+        text = text.replace(json.dumps(_MARK.format(index)), literal)
+    return text.encode() if draw(st.booleans()) else text
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hostile_texts())
+def test_generated_hostile_text_has_the_stdlib_outcome(data: str | bytes) -> None:
+    assert outcome(data) == outcome(data, oracle=True)
+
+
+@st.composite
+def mutated_frames(draw: st.DrawFn) -> bytes:
+    data = bytearray(as_bytes(f.encode_frame(draw(frames))))
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(data)))
+        match draw(st.sampled_from(["cut", "drop", "insert", "flip"])):
+            case "cut":
+                del data[at:]
+            case "drop":
+                del data[at : at + 1]
+            case "insert":
+                data[at:at] = draw(
+                    st.sampled_from(
+                        [b'"', b"\\", b"\xff", b"\xed\xa0\x80", b"{", b"]", b",", b"\\ud800", b"NaN"]
+                    )
+                )
+            case "flip" if at < len(data):
+                data[at] ^= 1 << draw(st.integers(0, 7))
+    return bytes(data)
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_frames())
+def test_mutated_frames_have_the_stdlib_outcome(data: bytes) -> None:
+    assume(data)
+    assert outcome(data) == outcome(data, oracle=True)
+
+
+# --- what is encoded --------------------------------------------------------------------------------------
+
+
+def test_a_failure_keeps_its_extras_and_their_order() -> None:
+    error = {
+        "status": 409,
+        "code": "device_selection_required",
+        "detail": "pick",
+        "devices": [{"id": "SEP1"}],
+    }
+    frame = f.Failure(3, error)
+    assert f.decode_frame(f.encode_frame(frame)) == frame
+    assert list(json.loads(f.encode_frame(frame))["error"]) == ["status", "code", "detail", "devices"]
+
+
+def test_a_failure_with_keys_that_are_not_strings_has_them_spelled_as_strings() -> None:
+    error: dict[Any, Any] = {"status": 400, "code": "x", 7: "seven", None: "none"}  # a bug of ours
+    frame = f.Failure(3, error)
+    decoded = f.decode_frame(f.encode_frame(frame))
+    assert isinstance(decoded, f.Failure)
+    assert decoded.error == {"status": 400, "code": "x", "7": "seven", "null": "none"}
+
+
+@pytest.mark.parametrize("number", [math.nan, math.inf, -math.inf])
+def test_a_number_json_cannot_carry_is_refused_when_encoding(number: float) -> None:
+    with pytest.raises(ValueError, match="JSON"):
+        f.encode_frame(f.Failure(3, {"status": 400, "code": "x", "n": number}))
+    with pytest.raises(ValueError, match="JSON"):
+        f.encode_frame(_attach_expiring(number))
+
+
+def test_an_integer_beyond_64_bits_in_a_failure_reaches_the_peer_exactly() -> None:
+    frame = f.Failure(3, {"status": 400, "code": "x", "big": 2**70 + 1})
+    assert f.decode_frame(f.encode_frame(frame)) == frame
+
+
+def test_text_with_a_lone_surrogate_is_encoded_as_its_escape() -> None:
+    frame = f.Attach(1, Principal(AgentId("1001"), "sub\ud800ject", ("a\udfff",)), None)
+    assert f.decode_frame(f.encode_frame(frame)) == frame
+
+
+def test_an_event_frame_carries_the_event_text_verbatim() -> None:
+    text = '{"seq":42,"type":"dialog.created","data":{"name":"Zoë \\"Z\\"","n":"\\u2028"}}'
+    frame = f.Event(7, AgentEvent(AgentId("1001"), 42, "dialog.created", text))
+    decoded = f.decode_frame(f.encode_frame(frame))
+    assert isinstance(decoded, f.Event)
+    assert decoded.event.json == text
