@@ -32,6 +32,7 @@ The tunnel client reads its certificate and key files again on every dial: renew
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -238,16 +239,23 @@ class Connector:
         await self.close()
 
     async def close(self) -> None:
-        """Drain the tunnel, stop the sessions (Finesse states untouched), stop listening. Idempotent."""
-        tunnel, self._tunnel = self._tunnel, None
-        if tunnel is not None:
-            await tunnel.drain()
-        manager = self._manager
-        if manager is not None:
-            await manager.aclose()
+        """Drain the tunnel (in-flight requests finish), stop the sessions (their XMPP sessions close;
+        Finesse states untouched: no agent is signed out), stop listening. Idempotent."""
         admin, self._admin = self._admin, None
-        if admin is not None:
-            await admin.close()
-        http, self._http = self._http, None
-        if http is not None:
-            await http.aclose()
+        # The admin listener stops alongside the rest, not after it: uvicorn notices the request only at its
+        # next 0.1 s tick and then waits another 0.1 s for its connections, ~0.15 s that every restart
+        # spent in series. Nothing below needs it.
+        admin_closed = asyncio.ensure_future(admin.close()) if admin is not None else None
+        try:
+            tunnel, self._tunnel = self._tunnel, None
+            if tunnel is not None:
+                await tunnel.drain()
+            manager = self._manager
+            if manager is not None:
+                await manager.aclose()
+            http, self._http = self._http, None
+            if http is not None:
+                await http.aclose()
+        finally:
+            if admin_closed is not None:
+                await admin_closed

@@ -1,5 +1,5 @@
-"""Fixtures for the restart path: the identity provider the edge tests use (JWKS over real TLS), and the
-real edge while no connector is up."""
+"""Fixtures for the restart path: the identity provider the edge tests use (JWKS over real TLS), the real
+edge while no connector is up, and the emulator the connector tests use (millisecond timings)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ import trustme
 from edge.config import AdminListener, EdgeConfig, Listener, ServerLimits
 from edge.relay.relay import TunnelRelay
 from edge.server import EdgeServer
+from tests.connector.conftest import emulator
 from tests.edge.conftest import idp, policy_data, render_toml
 from tests.edge.servers import IdentityProvider
 from tests.support.timing import seconds
 
-__all__ = ["edge_without_connector", "idp"]
+__all__ = ["edge_without_connector", "emulator", "idp"]
 
 
 @pytest.fixture
