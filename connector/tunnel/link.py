@@ -102,19 +102,19 @@ class ConnectorLink:
         """Send ``hello`` and wait for ``welcome``; False (and the connection closed) otherwise."""
         try:
             async with asyncio.timeout(timeout_s):
-                for text in self.protocol.data_to_send():
-                    await self.connection.send(text)
+                for frame in self.protocol.data_to_send():
+                    await self.connection.send(frame, text=True)
                 while self.protocol.phase is Phase.HANDSHAKE:
-                    self.protocol.receive_message(await self.connection.recv())
+                    self.protocol.receive_message(await self.connection.recv(decode=False))
         except (TimeoutError, ConnectionClosed):
             await self.connection.close()
             return False
         self.protocol.events_received()
         if self.protocol.is_open:
             return True
-        for text in self.protocol.data_to_send():
+        for frame in self.protocol.data_to_send():
             try:
-                await self.connection.send(text)
+                await self.connection.send(frame, text=True)
             except ConnectionClosed:
                 break
         await self.connection.close(1002)

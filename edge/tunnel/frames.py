@@ -1,8 +1,12 @@
 """Tunnel frames: typed values and their JSON text encoding (see PROTOCOL.md).
 
 :func:`decode_frame` is the only way bytes from a peer become a frame. It never raises anything but
-:class:`~edge.tunnel.errors.ProtocolError`, whatever it is fed: oversized, non-UTF-8, non-JSON, deeply
-nested, wrongly typed or unknown input all become a ``ProtocolError`` with a stable ``reason``.
+:class:`~edge.tunnel.errors.ProtocolError`, whatever it is fed: oversized, non-UTF-8 (lone surrogates
+included), non-JSON, non-finite numbers, deeply nested, wrongly typed or unknown input all become a
+``ProtocolError`` with a stable ``reason``. :func:`encode_frame` makes only text that decodes.
+
+JSON goes through orjson (it was ~6 % of the connector's and ~5.5 % of the edge's CPU per event with the
+stdlib); the stdlib encoder remains for what orjson will not write (see :func:`_encode_carefully`).
 """
 
 from __future__ import annotations
@@ -10,9 +14,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, NoReturn
+
+import orjson
 
 from edge.tunnel.errors import ProtocolError
 from edge.tunnel.messages import AgentEvent, AgentId, Principal, TunnelRequest, TunnelResponse
@@ -26,6 +34,9 @@ MAX_STREAM_ID: Final = (1 << 53) - 1
 _MAX_NAME_CHARS: Final = 256
 _MAX_LIST_ITEMS: Final = 64
 _MAX_HEADERS: Final = 64
+MAX_ERROR_NESTING: Final = 32
+"""Levels of objects and arrays a failure's error may hold, itself included: it is rendered again as the
+app's problem+json, and a deeper one could only be a bug or an attack."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,16 +181,53 @@ DETACH_REASONS: Final = frozenset({"closed", "ended", "resync"})
 # --- encoding -------------------------------------------------------------------------------------
 
 
-def encode_frame(frame: Frame) -> str:
-    """The frame as one ASCII-only JSON text (so its length in characters is its length in bytes)."""
+def encode_frame(frame: Frame) -> bytes:
+    """The frame as one UTF-8 JSON text, in bytes: its length is its size on the wire. It leaves as a
+    WebSocket *text* message (websockets: ``send(data, text=True)``). Raises ``ValueError`` for a number
+    JSON cannot carry (NaN, infinities) or a failure nested deeper than :data:`MAX_ERROR_NESTING`, as
+    for anything :func:`decode_frame` would refuse."""
     if isinstance(frame, Batch):
         return encode_batch([encode_frame(event) for event in frame.events])
-    return json.dumps(_to_wire(frame), separators=(",", ":"), allow_nan=False)
+    wire = _to_wire(frame)
+    if isinstance(frame, Failure):
+        # Free-form and rare: the careful encoder refuses NaN where orjson would write null.
+        if not _nesting_at_most(wire["error"], MAX_ERROR_NESTING):
+            raise ValueError(f"a failure's error may nest at most {MAX_ERROR_NESTING} levels")
+        return _encode_carefully(wire)
+    try:
+        return orjson.dumps(wire)
+    except orjson.JSONEncodeError:
+        return _encode_carefully(wire)
 
 
-def encode_batch(encoded_events: list[str]) -> str:
+def encode_batch(encoded_events: list[bytes]) -> bytes:
     """A ``batch`` frame around event frames that are already encoded (no second encoding pass)."""
-    return '{"type":"batch","events":[' + ",".join(encoded_events) + "]}"
+    return b'{"type":"batch","events":[' + b",".join(encoded_events) + b"]}"
+
+
+_LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _encode_carefully(wire: dict[str, Any]) -> bytes:
+    """The stdlib encoder, for what orjson will not write: keys that are not strings (spelled as strings),
+    integers beyond 64 bits (in digits: the peer reads the nearest float), and text holding lone
+    surrogates, which no UTF-8 text can carry and a peer refuses even escaped: each becomes U+FFFD."""
+    text = json.dumps(wire, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return _LONE_SURROGATE.sub("\ufffd", text).encode()
+
+
+def _nesting_at_most(value: object, limit: int) -> bool:
+    """Whether ``value`` holds objects and arrays at most ``limit`` levels deep, itself included; without
+    recursion, so that any depth is answered."""
+    level: list[object] = [value]
+    for _ in range(limit + 1):
+        containers = [item for item in level if isinstance(item, dict | list)]
+        if not containers:
+            return True
+        level = [
+            child for item in containers for child in (item.values() if isinstance(item, dict) else item)
+        ]
+    return False
 
 
 def _principal_to_wire(principal: Principal) -> dict[str, Any]:
@@ -191,6 +239,8 @@ def _principal_to_wire(principal: Principal) -> dict[str, Any]:
     if principal.token is not None:
         wire["token"] = principal.token
     if principal.token_expires_at is not None:
+        if not math.isfinite(principal.token_expires_at):
+            raise ValueError("principal.token_expires_at: JSON carries finite numbers only")
         wire["token_expires_at"] = principal.token_expires_at
     return wire
 
@@ -274,24 +324,26 @@ def _malformed(where: str, expected: str) -> NoReturn:
     raise ProtocolError("malformed_frame", f"{where}: expected {expected}")
 
 
-def _reject_constant(name: str) -> NoReturn:
-    _malformed("frame", f"finite numbers, not {name}")
-
-
 def decode_frame(data: str | bytes, *, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> Frame:
-    """Parse one WebSocket message into a frame. Raises only :class:`ProtocolError`."""
-    # A str may need up to 4 bytes a character; only encode when that could cross the limit.
-    if len(data) > max_frame_bytes or (
-        isinstance(data, str) and len(data) * 4 > max_frame_bytes and len(data.encode()) > max_frame_bytes
-    ):
+    """Parse one WebSocket message into a frame. Raises only :class:`ProtocolError`.
+
+    Give it the message's bytes where the transport allows (websockets: ``recv(decode=False)``): a str is
+    encoded to UTF-8 first."""
+    if len(data) > max_frame_bytes:
         raise ProtocolError("frame_too_large", f"a frame may carry at most {max_frame_bytes} bytes")
+    if isinstance(data, str):
+        try:
+            data = data.encode()
+        except UnicodeEncodeError:  # lone surrogates
+            raise ProtocolError("malformed_frame", "not a UTF-8 JSON text") from None
+        if len(data) > max_frame_bytes:
+            raise ProtocolError("frame_too_large", f"a frame may carry at most {max_frame_bytes} bytes")
     try:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
-        obj = json.loads(text, parse_constant=_reject_constant)
-    except ProtocolError:
-        raise
-    except (ValueError, RecursionError) as exc:
-        # ValueError covers JSONDecodeError, UnicodeDecodeError and over-long integer literals.
+        # orjson refuses invalid UTF-8 (lone surrogates included, even escaped), NaN and infinities
+        # (numbers beyond the double range too), and nesting past 1,024 levels; it reads integers beyond
+        # 64 bits as floats, which every integer member below refuses.
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
         raise ProtocolError("malformed_frame", "not a UTF-8 JSON text") from exc
     return _frame_of(obj)
 
@@ -401,6 +453,8 @@ class _Fields:
         inner.int_("status", low=400, high=599)
         inner.str_("code")
         inner.str_("detail", max_chars=4096, optional=True)
+        if not _nesting_at_most(value, MAX_ERROR_NESTING):
+            _malformed(self._where("error"), f"at most {MAX_ERROR_NESTING} levels of nesting")
         return value
 
 
@@ -409,9 +463,9 @@ def _hello(f: _Fields) -> Frame:
     if (
         not isinstance(versions, list)
         or not 0 < len(versions) <= _MAX_LIST_ITEMS
-        or not all(type(v) is int and v > 0 for v in versions)
+        or not all(type(v) is int and 0 < v <= MAX_STREAM_ID for v in versions)
     ):
-        _malformed("hello.versions", "a non-empty list of positive integers")
+        _malformed("hello.versions", f"a non-empty list of integers in 1..{MAX_STREAM_ID}")
     return Hello(tuple(versions), f.str_("connector_id"), f.str_tuple("capabilities"))
 
 

@@ -1,7 +1,8 @@
 """The two ends of one tunnel connection as sans-I/O state machines (see PROTOCOL.md).
 
 Each WebSocket message from the peer goes in through :meth:`receive_message`; what it meant comes out of
-:meth:`events_received` as past-tense facts; text messages to write come out of :meth:`data_to_send`.
+:meth:`events_received` as past-tense facts; messages to write come out of :meth:`data_to_send`, as the
+UTF-8 bytes of text messages (send each as a text frame: websockets' ``send(data, text=True)``).
 Nothing here reads a clock, sleeps or touches a socket, so every rule is testable without an event loop.
 
 A peer that breaks the protocol fails the connection: an ``error`` frame is queued for it, the side stops
@@ -167,8 +168,8 @@ class TunnelSide(abc.ABC):
         self.peer_draining = False
         """The peer sent ``drain``: give it nothing new."""
         self.late_frames = 0
-        # (attachment sid or 0, text): the tag lets flow control count what is still unsent.
-        self._outgoing: deque[tuple[int, str]] = deque()
+        # (attachment sid or 0, frame): the tag lets flow control count what is still unsent.
+        self._outgoing: deque[tuple[int, bytes]] = deque()
         self._events: list[TunnelEvent] = []
 
     @property
@@ -191,35 +192,36 @@ class TunnelSide(abc.ABC):
         events, self._events = self._events, []
         return events
 
-    def data_to_send(self, max_frames: int | None = None) -> list[str]:
-        """Text messages to write, oldest first; each is returned once. With the ``batch`` capability,
-        consecutive event frames leave as one ``batch`` message (counted once against ``max_frames``)."""
+    def data_to_send(self, max_frames: int | None = None) -> list[bytes]:
+        """Text messages to write (UTF-8 bytes), oldest first; each is returned once. With the ``batch``
+        capability, consecutive event frames leave as one ``batch`` message (counted once against
+        ``max_frames``)."""
         limit = len(self._outgoing) if max_frames is None else max_frames
         batching = f.BATCH_CAPABILITY in self.capabilities
-        out: list[str] = []
+        out: list[bytes] = []
         while self._outgoing and len(out) < limit:
-            tag, text = self._outgoing.popleft()
+            tag, message = self._outgoing.popleft()
             if tag:
                 self._sent_event(tag)
                 if batching:
-                    text = self._coalesce_events(text)
-            out.append(text)
+                    message = self._coalesce_events(message)
+            out.append(message)
         return out
 
-    def _coalesce_events(self, first: str) -> str:
-        texts = [first]
-        size = len(f.encode_batch(texts))
+    def _coalesce_events(self, first: bytes) -> bytes:
+        messages = [first]
+        size = len(f.encode_batch(messages))
         while (
             self._outgoing
             and self._outgoing[0][0]
-            and len(texts) < f.MAX_BATCH_EVENTS
+            and len(messages) < f.MAX_BATCH_EVENTS
             and size + 1 + len(self._outgoing[0][1]) <= self.max_frame_bytes
         ):
-            tag, text = self._outgoing.popleft()
+            tag, message = self._outgoing.popleft()
             self._sent_event(tag)
-            texts.append(text)
-            size += 1 + len(text)
-        return first if len(texts) == 1 else f.encode_batch(texts)
+            messages.append(message)
+            size += 1 + len(message)
+        return first if len(messages) == 1 else f.encode_batch(messages)
 
     def send_ping(self, nonce: str) -> None:
         self._require_open()
@@ -246,10 +248,10 @@ class TunnelSide(abc.ABC):
     def _sent_event(self, sid: int) -> None:  # noqa: B027 - optional hook; only the connector side counts
         """An event frame of attachment ``sid`` left :meth:`data_to_send`."""
 
-    def _queue(self, frame: f.Frame, tag: int = 0) -> str:
-        text = f.encode_frame(frame)
-        self._outgoing.append((tag, text))
-        return text
+    def _queue(self, frame: f.Frame, tag: int = 0) -> bytes:
+        message = f.encode_frame(frame)
+        self._outgoing.append((tag, message))
+        return message
 
     def _emit(self, event: TunnelEvent) -> None:
         self._events.append(event)
@@ -328,10 +330,10 @@ class EdgeSide(TunnelSide):
         """Queue a request frame; returns its stream id. Raises ``PayloadTooLarge`` past the frame limit."""
         self._require_open()
         sid = self._allocate()
-        text = f.encode_frame(f.Request(sid, request))
-        if len(text) > self.max_frame_bytes:
+        message = f.encode_frame(f.Request(sid, request))
+        if len(message) > self.max_frame_bytes:
             raise PayloadTooLarge("request_too_large", "the request does not fit in one tunnel frame")
-        self._outgoing.append((0, text))
+        self._outgoing.append((0, message))
         self._requests.add(sid)
         return sid
 
@@ -464,13 +466,13 @@ class ConnectorSide(TunnelSide):
         if sid not in self._requests or self.phase is not Phase.OPEN:
             return False
         self._requests.discard(sid)
-        text = f.encode_frame(f.Response(sid, response))
-        if len(text) > self.max_frame_bytes:
+        message = f.encode_frame(f.Response(sid, response))
+        if len(message) > self.max_frame_bytes:
             self._queue(
                 f.Failure(sid, UpstreamError("response_too_large", "the answer is too large").to_wire())
             )
         else:
-            self._outgoing.append((0, text))
+            self._outgoing.append((0, message))
         return True
 
     def send_failure(self, sid: int, error: ApiError) -> bool:
@@ -498,13 +500,13 @@ class ConnectorSide(TunnelSide):
         state = self._attachments.get(sid)
         if state is None or self.phase is not Phase.OPEN or event.agent_id != state.agent_id:
             return False
-        text = f.encode_frame(f.Event(sid, event))
-        if state.pending_events >= self.max_pending_events or len(text) > self.max_frame_bytes:
+        message = f.encode_frame(f.Event(sid, event))
+        if state.pending_events >= self.max_pending_events or len(message) > self.max_frame_bytes:
             del self._attachments[sid]
             self._queue(f.Detach(sid, "resync", state.last_seq))
             self._emit(AttachmentOverflowed(sid, state.agent_id))
             return False
-        self._outgoing.append((sid, text))
+        self._outgoing.append((sid, message))
         state.pending_events += 1
         state.last_seq = event.seq
         return True

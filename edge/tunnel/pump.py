@@ -62,7 +62,10 @@ class FramePump:
         then let the writer flush (bounded) and tell the protocol the connection is gone."""
         writer = self._writer = asyncio.create_task(self._write_loop(), name=self._writer_name)
         try:
-            async for message in self._connection:
+            while True:
+                # Bytes as they came: the frame decoder validates UTF-8 as it parses (a str would be
+                # decoded here only to be encoded again for it). Invalid UTF-8 is its malformed_frame.
+                message = await self._connection.recv(decode=False)
                 self._protocol.receive_message(message)
                 self._dispatch(self._protocol.events_received())
                 self._wake.set()
@@ -89,7 +92,8 @@ class FramePump:
                     self._wake.clear()
                     await self._wake.wait()
                     continue
-                for text in frames:
-                    await self._connection.send(text)
+                for frame in frames:
+                    # UTF-8 already: a text message without a round trip through str.
+                    await self._connection.send(frame, text=True)
         except ConnectionClosed:
             return

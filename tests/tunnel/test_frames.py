@@ -45,10 +45,9 @@ EXAMPLES: list[f.Frame] = [
 
 @pytest.mark.parametrize("frame", EXAMPLES, ids=lambda frame: type(frame).__name__)
 def test_every_frame_round_trips(frame: f.Frame) -> None:
-    text = f.encode_frame(frame)
-    assert text.isascii()
-    assert f.decode_frame(text) == frame
-    assert f.decode_frame(text.encode()) == frame
+    data = f.encode_frame(frame)
+    assert f.decode_frame(data) == frame
+    assert f.decode_frame(data.decode()) == frame
 
 
 def test_principal_token_never_shows_in_a_frame_repr() -> None:
