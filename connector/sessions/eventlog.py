@@ -1,6 +1,7 @@
 """One agent's ordered event stream: sequence numbers, a bounded replay buffer and the subscribers.
 
-Every event except ``snapshot`` advances the agent's ``seq`` by one and is serialised to JSON exactly once;
+Every event except ``snapshot`` advances the agent's ``seq`` by one and is serialised to JSON exactly once
+(compact, members ``seq``, ``type``, ``at``, ``data`` in that order);
 the same :class:`~edge.tunnel.messages.AgentEvent` goes to every subscriber. A subscriber resuming with
 ``since`` (the last seq it saw) receives exactly the events after it, in order, when the buffer still holds
 them; otherwise (and when it gives no ``since``) it receives a ``snapshot`` carrying the current last seq
@@ -16,13 +17,28 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import orjson
 import structlog
 
 from edge.tunnel.messages import AgentEvent, AgentId
 
 _log = structlog.get_logger(__name__)
-# Compact JSON for frames; one encoder for every frame (json.dumps with separators builds one per call).
-_encode_frame = json.JSONEncoder(separators=(",", ":")).encode
+# What orjson would write where the stdlib refused (a datetime, a dataclass) is refused as before.
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+# The stdlib's compact encoder, for what orjson refuses (see _encode_frame); built once, not per call.
+_encode_with_stdlib = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _encode_frame(frame: dict[str, Any]) -> str:
+    """Compact JSON text. orjson writes it (the stdlib encoder was ~6 % of the connector's CPU per event);
+    what orjson refuses, the stdlib writes as it always did: keys that are not strings spelled as
+    strings, integers beyond 64 bits, text with lone surrogates (escaped: the text stays ASCII), and a
+    ``TypeError`` for values JSON has no spelling for. NaN and infinities, which no JSON parser reads,
+    become ``null``."""
+    try:
+        return orjson.dumps(frame, option=_ORJSON_OPTIONS).decode()
+    except orjson.JSONEncodeError:
+        return _encode_with_stdlib(frame)
 
 
 class EventSink(Protocol):
@@ -88,8 +104,9 @@ class EventLog:
         """Append one event (never ``snapshot``) and push it to every subscriber."""
         if type_ == "snapshot":
             raise ValueError("snapshots are made by subscribe(), never published")
-        self._last_seq += 1
-        event = self._frame(self._last_seq, type_, data)
+        # Encoded first: data that cannot be encoded (a bug) must not leave a gap in seq.
+        event = self._frame(self._last_seq + 1, type_, data)
+        self._last_seq = event.seq
         self._buffer.append((event.seq, event.type, event.json))
         for sink in tuple(self._sinks):
             self._push(sink, event)
