@@ -2,7 +2,8 @@
 
 After the handshake (authenticated by :mod:`edge.hygiene.auth`) the socket has four duties, and the
 first to finish decides how it closes: relaying events (``session.ended`` → 4002, the stream ending →
-4003), heartbeats every ``heartbeat_s`` (``{"seq": <last>, "type": "heartbeat"}``), reading the client
+4003), a heartbeat whenever ``heartbeat_s`` pass without any frame sent (``{"seq":<last>,"type":
+"heartbeat",...}``: any frame proves the link alive, so a busy socket sends none), reading the client
 (disconnect, or an oversized message → 1009), and the token's expiry (→ 4001). They run in two tasks
 (see :class:`_Relay`).
 """
@@ -10,12 +11,12 @@ first to finish decides how it closes: relaying events (``session.ended`` → 40
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import orjson
 import structlog
 from starlette.datastructures import QueryParams
 from starlette.types import Receive, Scope, Send
@@ -111,10 +112,16 @@ class _Relay:
     """One socket's duties in two tasks; :meth:`run` returns the close code, or None if the client left.
 
     A relay task forwards events (``session.ended`` → 4002, the stream ending → 4003). The socket's own
-    task reads the client (a close, or an oversized message → 1009) and keeps the clock: a heartbeat every
-    ``heartbeat_s`` (``{"seq": <last>, "type": "heartbeat"}``) and the token's expiry (→ 4001), as
-    deadlines on its read rather than tasks of their own. Whichever finishes first decides how the socket
-    closes: the relay ends the read by expiring its deadline now, the read ends the relay by cancelling it.
+    task reads the client (a close, or an oversized message → 1009) and keeps the clock: a heartbeat once
+    ``heartbeat_s`` have passed without any frame sent (``{"seq":<last>,"type":"heartbeat",...}``) and the
+    token's expiry (→ 4001), as deadlines on its read rather than tasks of their own. Whichever finishes
+    first decides how the socket closes: the relay ends the read by expiring its deadline now, the read
+    ends the relay by cancelling it.
+
+    Sending an event does not move the read's deadline (that would be a timer operation per event): the
+    relay only notes when its last frame went out, and a deadline that expires on a socket that was not
+    quiet is set again, ``heartbeat_s`` after that frame. A busy socket wakes its read once per
+    ``heartbeat_s`` and sends nothing more.
 
     Why this shape: an open socket is mostly waiting, and every task parked per socket is memory per
     signed-in agent; and the relay, the one hot path, runs in a task of its own so that resuming it for
@@ -123,6 +130,7 @@ class _Relay:
 
     __slots__ = (
         "_clock",
+        "_last_sent_at",
         "_last_seq",
         "_policy",
         "_principal",
@@ -147,6 +155,8 @@ class _Relay:
         self._clock = clock
         self._send_lock = asyncio.Lock()
         self._last_seq = 0
+        # When the last frame went out, in loop time: the next heartbeat is due heartbeat_s after it.
+        self._last_sent_at = 0.0
         # The deadline the client read is waiting under, while it waits (the relay expires it to finish).
         self._read_deadline: asyncio.Timeout | None = None
 
@@ -161,9 +171,10 @@ class _Relay:
             expiry = math.inf
             if expires_at is not None:
                 expiry = loop.time() + max(0.0, expires_at - self._clock())
-            next_beat = loop.time() + self._policy.heartbeat_s
+            self._last_sent_at = loop.time()  # no frame yet: the first beat is due heartbeat_s from here
             while not relay.done():
-                deadline = asyncio.timeout_at(min(next_beat, expiry))
+                beat_due = self._last_sent_at + self._policy.heartbeat_s
+                deadline = asyncio.timeout_at(min(beat_due, expiry))
                 try:
                     async with deadline:
                         self._read_deadline = deadline
@@ -175,11 +186,15 @@ class _Relay:
                         raise
                     if relay.done():
                         break
-                    if loop.time() >= expiry:
+                    if expiry <= beat_due:
                         return CloseCode.TOKEN_EXPIRED
-                    if not await self._send_heartbeat():
+                    # The beat was due, unless a frame went out meanwhile (it proved the link alive):
+                    # then the loop waits again, heartbeat_s from that frame.
+                    if (
+                        beat_due >= self._last_sent_at + self._policy.heartbeat_s
+                        and not await self._send_heartbeat()
+                    ):
                         return None
-                    next_beat = loop.time() + self._policy.heartbeat_s
                     continue
                 finally:
                     self._read_deadline = None
@@ -195,8 +210,10 @@ class _Relay:
             await asyncio.gather(relay, return_exceptions=True)
 
     async def _send(self, text: str) -> None:
+        # A str: the ASGI server encodes it (uvicorn's "text" must be a str; no bytes shortcut here).
         async with self._send_lock:
             await self._websocket.send_text(text)
+            self._last_sent_at = asyncio.get_running_loop().time()
 
     async def _relay_events(self) -> CloseCode | None:
         try:
@@ -220,10 +237,15 @@ class _Relay:
 
     async def _send_heartbeat(self) -> bool:
         """Send one heartbeat; False when the client is gone."""
-        at = datetime.fromtimestamp(self._clock(), UTC).isoformat(timespec="milliseconds")
-        frame = {"seq": self._last_seq, "type": "heartbeat", "at": at.replace("+00:00", "Z"), "data": {}}
         try:
-            await self._send(json.dumps(frame))
+            await self._send(heartbeat_text(self._last_seq, self._clock()))
         except (WebSocketDisconnect, OSError, RuntimeError):
             return False
         return True
+
+
+def heartbeat_text(seq: int, at_s: float) -> str:
+    """A heartbeat frame, compact like the connector's event frames, ``seq`` the last event's:
+    ``{"seq":42,"type":"heartbeat","at":"2026-11-21T10:00:00.123Z","data":{}}``."""
+    at = datetime.fromtimestamp(at_s, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return orjson.dumps({"seq": seq, "type": "heartbeat", "at": at, "data": {}}).decode()
