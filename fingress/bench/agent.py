@@ -5,6 +5,9 @@ records two latencies: for a ``dialog.updated`` frame carrying :data:`STAMP_VARI
 to its wall clock when it published the notification) the time from publication to arrival, and for frames
 caused by a control-API action the scenario marked with :meth:`SimulatedAgent.caused_by`, the time from
 that action being sent to the frame arriving.
+
+Like a real mobile app, the agent sends no WebSocket pings of its own, and after a failed try it waits as
+:class:`RetryPolicy` says (backoff with jitter, after the answer's Retry-After).
 """
 
 from __future__ import annotations
