@@ -90,8 +90,8 @@ async def test_wrong_path_is_refused(tunnel: Tunnel) -> None:
 async def test_version_mismatch_is_refused_clearly(tunnel: Tunnel) -> None:
     future = ConnectorSide(connector_id="from-the-future", versions=(7,))
     async with asyncio.timeout(seconds(5)), connect(tunnel.url, ssl=tunnel.connector_ssl, proxy=None) as ws:
-        for text in future.data_to_send():
-            await ws.send(text)
+        for frame in future.data_to_send():
+            await ws.send(frame, text=True)
         answer = json.loads(await ws.recv())
         with pytest.raises(ConnectionClosed):
             await ws.recv()
@@ -119,6 +119,35 @@ async def test_garbage_from_an_authenticated_peer_closes_only_that_connection(
     assert answer["code"] in {"malformed_frame", "unknown_frame", "handshake_required"}
     assert ws.close_code == 1002
     assert tunnel.relay.ready  # the good connector is still served
+    assert tunnel.relay.stats.protocol_errors == 1
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        b'{"type":"ping","nonce":"\xff"}',
+        b'{"type":"ping","nonce":"\xed\xa0\x80"}',
+        b'{"type":"ping","nonce":"\\ud800"}',
+    ],
+    ids=["invalid-utf8", "encoded-surrogate", "escaped-lone-surrogate"],
+)
+async def test_a_text_message_that_is_not_unicode_is_a_malformed_frame_after_the_handshake(
+    tunnel: Tunnel, message: bytes
+) -> None:
+    # Past the handshake the frame pump hands the message's bytes to the decoder, which refuses them
+    # itself (websockets would have closed with 1007 on its own, without telling the peer why).
+    connector = ConnectorSide(connector_id=CONNECTOR_NAME)
+    async with asyncio.timeout(seconds(5)), connect(tunnel.url, ssl=tunnel.connector_ssl, proxy=None) as ws:
+        for frame in connector.data_to_send():
+            await ws.send(frame, text=True)
+        connector.receive_message(await ws.recv(decode=False))
+        assert connector.is_open
+        await ws.send(message, text=True)
+        answer = json.loads(await ws.recv())
+        with pytest.raises(ConnectionClosed):
+            await ws.recv()
+    assert (answer["type"], answer["code"]) == ("error", "malformed_frame")
+    assert ws.close_code == 1002
     assert tunnel.relay.stats.protocol_errors == 1
 
 
