@@ -11,9 +11,9 @@ child of the root is a stanza. XMPP over WebSocket (RFC 7395) sends every stanza
   :class:`StreamFailed` event and reads nothing more; :func:`parse_frame` raises :class:`ProtocolError`
   whose ``reason`` is the stream-error condition.
 
-A frame that holds nothing to refuse (the usual one) is parsed by ``xml.etree``'s C parser alone
-(:func:`fast_frame`), which calls no Python per element; everything else takes the careful path, which alone
-decides what is wrong.
+:func:`parse_frame` first lets the careful parser's own expat feed ``xml.etree``'s C tree builder
+(:func:`fast_frame`: no Python runs per element); a frame that this declines (refused, malformed, too deep)
+is parsed again the careful way, which alone words the error.
 
 Elements are :mod:`xml.etree.ElementTree` elements with Clark names (``{jabber:client}message``).
 :func:`serialize` writes them back with default-namespace declarations only where the namespace
@@ -238,10 +238,11 @@ FastFrame = Callable[[bytes, int], Element | None]
 def fast_frame(raw: bytes, max_depth: int) -> Element | None:
     """The element :func:`parse_frame` would return for ``raw`` (at most ``max_bytes``, checked before),
     or ``None`` when anything goes wrong or the frame is deeper than ``max_depth``."""
-    # The careful parser's own expat, refusals included (so no scan for "<!" is needed), with xml.etree's
-    # C tree builder as its handlers: no Python runs per element, and buffer_text hands a notification's
-    # escaped payload (hundreds of &lt;) over as one string; xml.etree's own XMLParser makes a string of
-    # every piece, and names with "}" as separator, which expat refuses in fewer namespace URIs than " ".
+    # The careful parser's own expat (UTF-8, namespaces, refusals: no scan for "<!" needed) with xml.etree's
+    # C tree builder as its handlers, so no Python runs per element. Not xml.etree's XMLParser: it makes a
+    # string of every piece of text between references (a notification's payload has hundreds of &lt;)
+    # where buffer_text hands the builder one, and its namespace separator "}" would change which URIs
+    # expat refuses (none may hold the separator: the careful parser refuses "a b", XMLParser "a}b").
     # No size check while parsing: a frame of at most max_bytes holds no larger stanza.
     builder = TreeBuilder()
     parser = _new_expat()
@@ -255,6 +256,7 @@ def fast_frame(raw: bytes, max_depth: int) -> Element | None:
         return None
     if deeper_than(root, max_depth):
         return None
+    # expat names namespaced elements and attributes "uri local": Clark names, as the careful builder makes.
     for element in root.iter():
         element.tag = _clark(element.tag)
         if element.keys():
