@@ -341,7 +341,7 @@ def decode_frame(data: str | bytes, *, max_frame_bytes: int = DEFAULT_MAX_FRAME_
     try:
         # orjson refuses invalid UTF-8 (lone surrogates included, even escaped), NaN and infinities
         # (numbers beyond the double range too), and nesting past 1,024 levels; it reads integers beyond
-        # 64 bits as floats, which every integer member below refuses.
+        # 64 bits as floats, which every integer member refuses (a failure's free-form extras keep them).
         obj = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise ProtocolError("malformed_frame", "not a UTF-8 JSON text") from exc
