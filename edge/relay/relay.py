@@ -304,9 +304,9 @@ class TunnelRelay:
         try:
             async with asyncio.timeout(self._handshake_timeout_s):
                 while protocol.phase is Phase.HANDSHAKE:
-                    protocol.receive_message(await connection.recv())
-            for text in protocol.data_to_send():
-                await connection.send(text)
+                    protocol.receive_message(await connection.recv(decode=False))
+            for frame in protocol.data_to_send():
+                await connection.send(frame, text=True)  # frames are UTF-8 text messages (PROTOCOL.md)
         except (TimeoutError, ConnectionClosed):
             self.stats.connections_refused += 1
             return False

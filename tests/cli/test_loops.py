@@ -70,3 +70,19 @@ def test_run_on_tunes_the_collector_for_serving() -> None:
     assert frozen_before == 0
     assert threshold_after == (700, 10, FULL_COLLECTION_AFTER)
     assert frozen_after > 1000, "the modules' objects are in the permanent generation"
+
+
+def test_a_named_subcommand_is_parsed_with_its_module_alone_and_help_lists_them_all() -> None:
+    probe = (
+        "import sys; from fingress.cli import build_parser; "
+        "build_parser('edge').parse_args(['edge', '--config', 'x.toml']); "
+        "print(sorted(m for m in ('fingress.bench.command', 'fingress.demo.command', "
+        "'fingress.emulator.command', 'fingress.edge_command') if m in sys.modules))"
+    )
+    imported = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert imported.stdout.strip() == "['fingress.edge_command']"
+    with pytest.raises(SystemExit):
+        build_parser("edge").parse_args(["token"])  # not registered: the choice is refused
+    listed = build_parser().format_help()
+    for name in ("demo", "edge", "connector", "check", "emulator", "certs", "token", "bench"):
+        assert name in listed
