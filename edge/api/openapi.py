@@ -26,7 +26,8 @@ _EVENTS_DESCRIPTION = (
     "`{seq, type, at, data}` (schema `EventFrame`, given as `x-websocket-message`); `type` is one of: "
     + ", ".join(f"`{event_type.value}`" for event_type in EventType)
     + ". The stream opens with a `snapshot` (or, with `?since=`, the frames missed since that seq); "
-    "`heartbeat` repeats the last seq; every other frame advances `seq` by one."
+    "`heartbeat` (sent after `heartbeat_s` without any other frame, 25 s by default) repeats the last "
+    "seq; every other frame advances `seq` by one. An app that sees no frame for twice that reconnects."
 )
 
 
