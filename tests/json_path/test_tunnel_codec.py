@@ -21,6 +21,7 @@ from edge.tunnel.errors import ProtocolError
 from edge.tunnel.messages import AgentEvent, AgentId, Principal
 from tests.json_path.oracle import stdlib_decode, stdlib_encode
 from tests.json_path.strategies import frames, text
+from tests.tunnel.test_frames import FRAME_FIELDS
 
 REASONS = frozenset({"malformed_frame", "unknown_frame", "frame_too_large"})
 Outcome = f.Frame | str
@@ -215,37 +216,7 @@ _HOSTILE_LITERALS = [
     '{"":{"":{"":null}}}',
 ]
 _MARK = "@@hostile-{}@@"
-_FIELDS = [
-    "sid",
-    "versions",
-    "connector_id",
-    "version",
-    "edge_id",
-    "request_id",
-    "method",
-    "path",
-    "query",
-    "headers",
-    "body",
-    "principal",
-    "status",
-    "error",
-    "since",
-    "agent_id",
-    "seq",
-    "event_type",
-    "json",
-    "reason",
-    "last_seq",
-    "nonce",
-    "code",
-    "detail",
-    "capabilities",
-    "events",
-    "token_expires_at",
-    "subject",
-    "scopes",
-]
+_FIELDS = [*FRAME_FIELDS, "token_expires_at", "subject", "scopes"]  # and the principal's members
 _marked_values = st.integers(0, len(_HOSTILE_LITERALS) - 1).map(_MARK.format)
 _leaf_values = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | text(max_size=12) | _marked_values
 _field_values = st.recursive(

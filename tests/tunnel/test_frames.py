@@ -111,7 +111,7 @@ _json = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=20,
 )
-_fields = [
+FRAME_FIELDS = [  # every member name a tunnel frame may carry (hostile-input generators use it)
     "sid",
     "versions",
     "connector_id",
@@ -144,7 +144,7 @@ _fields = [
 @settings(max_examples=500, deadline=None)
 @given(
     st.sampled_from(sorted(f._DECODERS)),
-    st.dictionaries(st.sampled_from(_fields), _json, max_size=10),
+    st.dictionaries(st.sampled_from(FRAME_FIELDS), _json, max_size=10),
 )
 def test_well_formed_json_with_hostile_fields_is_a_frame_or_a_protocol_error(
     kind: str, fields: dict[str, object]
