@@ -53,6 +53,22 @@ def policy_data(idp: IdentityProvider, ca_file: Path, **sections: dict[str, Any]
     return data
 
 
+def loopback_edge_config(
+    idp: IdentityProvider, ca_file: Path, directory: Path, **settings: Any
+) -> EdgeConfig:
+    """An edge on ephemeral loopback ports whose policy file (written to ``directory``) trusts ``idp``;
+    ``settings`` go to :class:`EdgeConfig` as they are."""
+    policy_path = directory / "policy.toml"
+    policy_path.write_text(render_toml(policy_data(idp, ca_file)))
+    return EdgeConfig(
+        policy_file=policy_path,
+        public=Listener(host="127.0.0.1", port=0),
+        admin=AdminListener(host="127.0.0.1", port=0),
+        server=ServerLimits(graceful_shutdown_s=1),
+        **settings,
+    )
+
+
 @pytest.fixture
 async def idp(server_ssl_context: ssl.SSLContext) -> AsyncIterator[IdentityProvider]:
     provider = IdentityProvider()

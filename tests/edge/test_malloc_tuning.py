@@ -14,9 +14,7 @@ from typing import Any
 
 import pytest
 
-from edge.config import AdminListener, EdgeConfig, Listener, ServerLimits
 from edge.server import EdgeServer
-from tests.edge.conftest import policy_data, render_toml
 from tests.edge.fakes import FakeUpstream
 from tests.edge.servers import IdentityProvider
 
@@ -99,14 +97,11 @@ def test_a_fixed_threshold_keeps_large_blocks_mapped_after_one_was_freed() -> No
 async def test_the_edge_tunes_malloc_once_as_it_starts(
     idp: IdentityProvider, tmp_path: Path, ca_file: Path, server_ssl_context: ssl.SSLContext
 ) -> None:
-    policy_path = tmp_path / "policy.toml"
-    policy_path.write_text(render_toml(policy_data(idp, ca_file)))
-    config = EdgeConfig(
-        policy_file=policy_path,
-        public=Listener(host="127.0.0.1", port=0),
-        admin=AdminListener(host="127.0.0.1", port=0),
-        server=ServerLimits(graceful_shutdown_s=1),
-    )
+    # Imported here: the child interpreters above import this module, and the conftest's imports (httpx)
+    # free large blocks that move glibc's dynamic threshold before the child measures it.
+    from tests.edge.conftest import loopback_edge_config
+
+    config = loopback_edge_config(idp, ca_file, tmp_path)
     calls: list[str] = []
     server = EdgeServer(
         config=config,

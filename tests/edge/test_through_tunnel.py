@@ -17,11 +17,10 @@ import trustme
 from websockets.asyncio.client import connect
 
 from connector.tunnel.client import TunnelClient
-from edge.config import AdminListener, EdgeConfig, Listener, ServerLimits
 from edge.events.close_codes import CloseCode
 from edge.relay.relay import TunnelRelay
 from edge.server import EdgeServer
-from tests.edge.conftest import policy_data, render_toml
+from tests.edge.conftest import loopback_edge_config
 from tests.edge.fakes import ConnectorService
 from tests.edge.servers import IdentityProvider
 from tests.edge.test_events import close_code
@@ -61,14 +60,7 @@ async def stack(
 
     relay = TunnelRelay(ssl_context=tunnel_server, allowed_identities={CONNECTOR}, port=0)
     await relay.start()
-    policy_path = tmp_path / "policy.toml"
-    policy_path.write_text(render_toml(policy_data(idp, ca_file)))
-    config = EdgeConfig(
-        policy_file=policy_path,
-        public=Listener(host="127.0.0.1", port=0),
-        admin=AdminListener(host="127.0.0.1", port=0),
-        server=ServerLimits(graceful_shutdown_s=1),
-    )
+    config = loopback_edge_config(idp, ca_file, tmp_path)
     server = EdgeServer(config=config, upstream=relay, ssl_context_factory=lambda: server_ssl_context)
     await server.start()
     service = ConnectorService()

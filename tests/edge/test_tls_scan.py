@@ -16,11 +16,10 @@ from sslyze.mozilla_tls_profile.tls_config_checker import (
     check_server_against_tls_configuration,
 )
 
-from edge.config import AdminListener, EdgeConfig, Listener, ServerLimits
 from edge.server import EdgeServer
 from edge.tls import ReloadableServerContext
 from fingress import pki
-from tests.edge.conftest import policy_data, render_toml
+from tests.edge.conftest import loopback_edge_config
 from tests.edge.fakes import FakeUpstream
 from tests.edge.servers import IdentityProvider
 from tests.support.timing import seconds
@@ -42,15 +41,7 @@ async def scanned_edge(
     tls = ReloadableServerContext(
         cert_file=dev_pki.server_cert_file, key_file=dev_pki.server_key_file, profile="intermediate"
     )
-    policy_path = tmp_path / "policy.toml"
-    policy_path.write_text(render_toml(policy_data(idp, ca_file)))
-    config = EdgeConfig(
-        policy_file=policy_path,
-        policy_poll_s=60,
-        public=Listener(host="127.0.0.1", port=0),
-        admin=AdminListener(host="127.0.0.1", port=0),
-        server=ServerLimits(graceful_shutdown_s=1),
-    )
+    config = loopback_edge_config(idp, ca_file, tmp_path, policy_poll_s=60)
     server = EdgeServer(config=config, upstream=FakeUpstream(), ssl_context_factory=tls.context_factory)
     async with server:
         yield server, dev_pki

@@ -12,11 +12,10 @@ import httpx
 import pytest
 import trustme
 
-from edge.config import AdminListener, EdgeConfig, Listener, ServerLimits
 from edge.relay.relay import TunnelRelay
 from edge.server import EdgeServer
 from tests.connector.conftest import emulator
-from tests.edge.conftest import idp, policy_data, render_toml
+from tests.edge.conftest import idp, loopback_edge_config
 from tests.edge.servers import IdentityProvider
 from tests.support.timing import seconds
 
@@ -39,14 +38,7 @@ async def edge_without_connector(
     ca.configure_trust(tunnel_tls)
     tunnel_tls.verify_mode = ssl.CERT_REQUIRED
     relay = TunnelRelay(ssl_context=tunnel_tls, allowed_identities={"connector-1.fingress.test"}, port=0)
-    policy_path = tmp_path / "policy.toml"
-    policy_path.write_text(render_toml(policy_data(idp, ca_file)))
-    config = EdgeConfig(
-        policy_file=policy_path,
-        public=Listener(host="127.0.0.1", port=0),
-        admin=AdminListener(host="127.0.0.1", port=0),
-        server=ServerLimits(graceful_shutdown_s=1),
-    )
+    config = loopback_edge_config(idp, ca_file, tmp_path)
     server = EdgeServer(config=config, upstream=relay, ssl_context_factory=lambda: server_ssl_context)
     async with asyncio.timeout(seconds(10)):
         await relay.start()
