@@ -307,18 +307,32 @@ def _split(tag: str) -> tuple[str | None, str]:
     return None, tag
 
 
-def _escape_text(value: str) -> str:
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def escape_text(value: str) -> str:
+    """``value`` as element content: ``&``, ``<``, ``>`` and carriage return as references (a parser
+    would read a raw carriage return as a line feed)."""
+    # Testing before replacing skips the copy in the common case of nothing to escape.
+    if "&" in value:
+        value = value.replace("&", "&amp;")
+    if "<" in value:
+        value = value.replace("<", "&lt;")
+    if ">" in value:
+        value = value.replace(">", "&gt;")
+    if "\r" in value:
+        value = value.replace("\r", "&#13;")
+    return value
 
 
-def _escape_attribute(value: str) -> str:
-    return (
-        _escape_text(value)
-        .replace('"', "&quot;")
-        .replace("\n", "&#10;")
-        .replace("\r", "&#13;")
-        .replace("\t", "&#9;")
-    )
+def escape_attribute(value: str) -> str:
+    """``value`` inside a double-quoted attribute; whitespace other than the space is written as a
+    character reference, because a parser normalises it to a space otherwise."""
+    value = escape_text(value)
+    if '"' in value:
+        value = value.replace('"', "&quot;")
+    if "\n" in value:
+        value = value.replace("\n", "&#10;")
+    if "\t" in value:
+        value = value.replace("\t", "&#9;")
+    return value
 
 
 def serialize(element: Element, *, parent_namespace: str | None = None) -> str:
@@ -336,27 +350,27 @@ def _write(element: Element, parent_namespace: str | None, parts: list[str]) -> 
     namespace, local = _split(str(element.tag))
     parts.append("<" + local)
     if namespace != parent_namespace:
-        parts.append(f' xmlns="{_escape_attribute(namespace or "")}"')
+        parts.append(f' xmlns="{escape_attribute(namespace or "")}"')
     prefixes = 0
     for key, value in element.attrib.items():
         attr_namespace, attr_local = _split(key)
         if attr_namespace is None:
-            parts.append(f' {attr_local}="{_escape_attribute(value)}"')
+            parts.append(f' {attr_local}="{escape_attribute(value)}"')
         elif attr_namespace == XML_NS:
-            parts.append(f' xml:{attr_local}="{_escape_attribute(value)}"')
+            parts.append(f' xml:{attr_local}="{escape_attribute(value)}"')
         else:
             prefixes += 1
             prefix = f"a{prefixes}"
-            parts.append(f' xmlns:{prefix}="{_escape_attribute(attr_namespace)}"')
-            parts.append(f' {prefix}:{attr_local}="{_escape_attribute(value)}"')
+            parts.append(f' xmlns:{prefix}="{escape_attribute(attr_namespace)}"')
+            parts.append(f' {prefix}:{attr_local}="{escape_attribute(value)}"')
     if element.text is None and len(element) == 0:
         parts.append("/>")
     else:
         parts.append(">")
         if element.text:
-            parts.append(_escape_text(element.text))
+            parts.append(escape_text(element.text))
         for child in element:
             _write(child, namespace, parts)
             if child.tail:
-                parts.append(_escape_text(child.tail))
+                parts.append(escape_text(child.tail))
         parts.append(f"</{local}>")

@@ -13,32 +13,9 @@ characters, which no XML document can carry.
 
 from __future__ import annotations
 
+from connector.xmpp.xmlstream import escape_attribute, escape_text
 
-def escape_text(value: str) -> str:
-    """``value`` as element content: ``&``, ``<``, ``>`` and carriage return as references."""
-    # Testing before replacing skips the copy in the common case of nothing to escape.
-    if "&" in value:
-        value = value.replace("&", "&amp;")
-    if "<" in value:
-        value = value.replace("<", "&lt;")
-    if ">" in value:
-        value = value.replace(">", "&gt;")
-    if "\r" in value:
-        value = value.replace("\r", "&#13;")
-    return value
-
-
-def escape_attribute(value: str) -> str:
-    """``value`` inside a double-quoted attribute; whitespace other than the space is written as a
-    character reference, because a parser normalises it to a space otherwise."""
-    value = escape_text(value)
-    if '"' in value:
-        value = value.replace('"', "&quot;")
-    if "\n" in value:
-        value = value.replace("\n", "&#10;")
-    if "\t" in value:
-        value = value.replace("\t", "&#9;")
-    return value
+__all__ = ["escape_attribute", "escape_text", "leaf", "parent"]
 
 
 def leaf(tag: str, text: str) -> str:
