@@ -14,6 +14,7 @@ import httpx
 
 from connector.finesse.client import build_http_client
 from connector.finesse.http_backend import CheapIdleCheckBackend, socket_readable
+from tests.support.streams import stream_server
 from tests.support.timing import seconds
 
 _RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
@@ -76,13 +77,8 @@ class ClosingServer:
 
 @asynccontextmanager
 async def serve(app: ClosingServer, context: ssl.SSLContext) -> AsyncIterator[str]:
-    server = await asyncio.start_server(app.handle, "127.0.0.1", 0, ssl=context)
-    port = server.sockets[0].getsockname()[1]
-    try:
+    async with stream_server(app.handle, ssl_context=context) as port:
         yield f"https://127.0.0.1:{port}"
-    finally:
-        server.close()
-        await server.wait_closed()
 
 
 async def test_a_connection_closed_while_idle_is_not_reused(

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from connector.finesse.client import build_http_client
+from tests.support.streams import stream_server
 from tests.support.timing import seconds
 
 _RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
@@ -55,14 +56,11 @@ class BurstServer:
 
 @asynccontextmanager
 async def serve(app: BurstServer, context: ssl.SSLContext) -> AsyncIterator[str]:
-    server = await asyncio.start_server(app.handle, "127.0.0.1", 0, ssl=context)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        yield f"https://127.0.0.1:{port}"
-    finally:
-        server.close()
-        await app.close()
-        await server.wait_closed()
+    async with stream_server(app.handle, ssl_context=context) as port:
+        try:
+            yield f"https://127.0.0.1:{port}"
+        finally:
+            await app.close()
 
 
 async def test_a_second_burst_reuses_every_connection(

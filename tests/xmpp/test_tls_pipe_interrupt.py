@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from connector.xmpp.tls_pipe import ReadInterrupted, TlsPipe
+from tests.support.streams import stream_server
 from tests.support.timing import seconds
 
 
@@ -22,17 +23,15 @@ async def served(
     async def accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await writers.put(writer)
 
-    server = await asyncio.start_server(accept, "127.0.0.1", 0, ssl=server_ssl_context)
-    port = server.sockets[0].getsockname()[1]
-    async with asyncio.timeout(seconds(5)):
-        pipe = await TlsPipe.connect(
-            "127.0.0.1", port, ssl_context=client_ssl_context, server_hostname="localhost"
-        )
-    try:
-        yield pipe, writers
-    finally:
-        pipe.close()
-        server.close()
+    async with stream_server(accept, ssl_context=server_ssl_context) as port:
+        async with asyncio.timeout(seconds(5)):
+            pipe = await TlsPipe.connect(
+                "127.0.0.1", port, ssl_context=client_ssl_context, server_hostname="localhost"
+            )
+        try:
+            yield pipe, writers
+        finally:
+            pipe.close()
 
 
 async def _ciphertext_arrived(pipe: TlsPipe) -> None:
