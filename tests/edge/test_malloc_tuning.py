@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import ctypes
 import json
-import platform
 import ssl
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from edge.server import EdgeServer
 from tests.edge.fakes import FakeUpstream
 from tests.edge.servers import IdentityProvider
-
-glibc_only = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+from tests.support.need import need_glibc
 
 
 class _MallInfo2(ctypes.Structure):
@@ -86,8 +82,8 @@ def _in_fresh_process(mode: str) -> dict[str, Any]:
     return result
 
 
-@glibc_only
 def test_a_fixed_threshold_keeps_large_blocks_mapped_after_one_was_freed() -> None:
+    need_glibc()
     # glibc's dynamic threshold rises past 256 KiB when such a block is freed, and later ones come from
     # the heap; fixed, each is a mapping of its own.
     assert _in_fresh_process("dynamic")["mapped"][1:] == [False, False]

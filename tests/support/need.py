@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 
 import pytest
@@ -25,3 +26,13 @@ def need_binary(name: str) -> str:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     return path
+
+
+def need_glibc() -> None:
+    """For tests of glibc-only behaviour (mallopt): skip locally elsewhere, fail in CI, which runs on the
+    glibc systems fingress is deployed on."""
+    if platform.libc_ver()[0] != "glibc":
+        message = "this C library is not glibc"
+        if in_ci():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
