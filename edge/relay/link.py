@@ -51,6 +51,10 @@ class EdgeLink:
         self.identity = identity
         """The allowed certificate name the connector presented."""
         self.streams: dict[int, RelayEventStream] = {}
+        self.connector_draining = False
+        """This connection was up when its connector started draining (on it or on another of its
+        connections): the connector is going away as a whole, so no event stream moves here. The relay
+        sets it, and clears it once none of the connector's connections is draining any more."""
         self._stats = stats
         self._on_drain_requested = on_drain_requested
         self._log = log
@@ -72,6 +76,12 @@ class EdgeLink:
     def usable(self) -> bool:
         """Open and not draining: new requests and attachments may go here."""
         return self.protocol.is_open and not self.protocol.peer_draining and not self._pump.closing
+
+    @property
+    def takes_streams(self) -> bool:
+        """Usable, and not a connection of a connector that has started draining: an event stream
+        leaving another connection may move here."""
+        return self.usable and not self.connector_draining
 
     @property
     def load(self) -> int:

@@ -8,6 +8,17 @@ requests fail at once with ``connector_lost`` (a ``GET`` is retried once on anot
 nothing), and its event streams get an ``alert`` and are re-attached on another connection with
 ``since`` = the last seq delivered, so nothing is lost or duplicated; with no connection left they wait
 and re-attach as soon as a connector is back.
+
+Drain: a connector that shuts down drains all its connections, each on its own socket, so the edge hears
+the ``drain`` of one a moment before the others'. The edge therefore treats the connector as draining as a
+whole from its first ``drain``: every connection of it that is up then is marked
+(:attr:`~edge.relay.link.EdgeLink.connector_draining`) and no event stream moves onto one. The streams of
+a draining connection move at once to a connection that takes them (another connector's, or a fresh one of
+this connector that connected after the drain began), as soon as one connects, or when the draining
+connection closes, quietly (the connector kept serving them until then; the re-attach resumes after the
+last seq delivered). With none left they wait like the streams of a lost connection. When the draining
+connections are gone and a marked sibling never drained, the connector only let one connection go: the
+sibling takes streams again (and the closed connection's streams with it).
 """
 
 from __future__ import annotations
@@ -290,15 +301,20 @@ class TunnelRelay:
         self.stats.connections_open += 1
         self._log.info("tunnel_connected", connector_id=link.connector_id, identity=identity)
         self._adopt_orphans()
+        for other in self._links:
+            if other.protocol.peer_draining:
+                self._move_streams_off(other)
         self._notify()
         try:
             leftover = await link.run()
         finally:
             self._links.remove(link)
             self.stats.connections_open -= 1
+            if link.protocol.peer_draining:
+                self._connector_drain_settled(link.connector_id)
             self._notify()
         self._log.info("tunnel_disconnected", connector_id=link.connector_id, streams=len(leftover))
-        self._rehome(leftover)
+        self._rehome(leftover, drained=link.protocol.peer_draining)
 
     async def _handshake(self, connection: ServerConnection, protocol: EdgeSide) -> bool:
         try:
@@ -322,8 +338,10 @@ class TunnelRelay:
 
     # --- routing -------------------------------------------------------------------------------------
 
-    def _pick(self, agent_id: str | None, *, exclude: EdgeLink | None = None) -> EdgeLink | None:
-        usable = [link for link in self._links if link.usable and link is not exclude]
+    def _pick(self, agent_id: str | None, *, moving: bool = False) -> EdgeLink | None:
+        """The connection for the agent's new work, or, ``moving`` an event stream that already runs,
+        one that takes streams (no connection of a draining connector)."""
+        usable = [link for link in self._links if (link.takes_streams if moving else link.usable)]
         if not usable:
             return None
         if agent_id is not None:
@@ -344,8 +362,9 @@ class TunnelRelay:
 
     # --- event streams -------------------------------------------------------------------------------
 
-    def _rehome(self, streams: list[RelayEventStream]) -> None:
-        """Streams whose connection was lost: alert them, then re-attach or park them."""
+    def _rehome(self, streams: list[RelayEventStream], *, drained: bool) -> None:
+        """Streams whose connection ended: re-attach them elsewhere, or park them. Unless the connection
+        had ``drained`` and another takes them, the app gets a ``connector_lost`` alert first."""
         for stream in streams:
             stream.link, stream.sid = None, None
             if not stream.attached.done():
@@ -358,7 +377,13 @@ class TunnelRelay:
             if self._draining:
                 stream.end_with_resync("edge_draining")
                 continue
-            target = self._pick(stream.agent_id)
+            target = self._pick(stream.agent_id, moving=True)
+            if drained and target is not None:
+                # The connector served this stream until it closed the connection: a move, like one at
+                # drain time; the re-attach resumes after the last seq delivered.
+                self.stats.reattachments += 1
+                target.attach(stream)
+                continue
             stream.alert("connector_lost", reattaching=target is not None)
             stream.awaiting_recovery = True
             if target is None:
@@ -369,7 +394,7 @@ class TunnelRelay:
 
     def _adopt_orphans(self) -> None:
         for stream in list(self._orphans):
-            target = self._pick(stream.agent_id)
+            target = self._pick(stream.agent_id, moving=True)
             if target is None:
                 return
             self._orphans.discard(stream)
@@ -377,17 +402,37 @@ class TunnelRelay:
             target.attach(stream)
 
     def _link_draining(self, link: EdgeLink) -> None:
-        """A connector is shutting down: move its confirmed streams to another connection now, so
-        nothing is lost when it closes (the re-attach resumes after the last seq delivered)."""
+        """A connection sent ``drain``: its connector is shutting down (all its connections drain, each
+        heard a moment apart), unless this connection was up only after the connector's drain began
+        (a newer one going too). Mark the connector's connections, then move this one's streams."""
+        if not link.connector_draining:
+            for other in self._links:
+                if other.connector_id == link.connector_id:
+                    other.connector_draining = True
         self._notify()
+        self._move_streams_off(link)
+
+    def _move_streams_off(self, link: EdgeLink) -> None:
+        """Move a draining connection's confirmed streams to connections that take streams, now, so
+        nothing is lost when it closes (the re-attach resumes after the last seq delivered). A stream
+        with nowhere to go stays: the connector keeps serving it until the connection closes."""
         for stream in list(link.streams.values()):
             if not stream.attached.done():
                 continue
-            target = self._pick(stream.agent_id, exclude=link)
-            if target is not None:
-                link.detach(stream)
-                self.stats.reattachments += 1
-                target.attach(stream)
+            target = self._pick(stream.agent_id, moving=True)
+            if target is None:
+                continue
+            link.detach(stream)
+            self.stats.reattachments += 1
+            target.attach(stream)
+
+    def _connector_drain_settled(self, connector_id: str) -> None:
+        """A draining connection of ``connector_id`` closed. Once none of its connections drains any more,
+        those still up (that never sent ``drain``) take streams again."""
+        siblings = [link for link in self._links if link.connector_id == connector_id]
+        if not any(link.protocol.peer_draining for link in siblings):
+            for sibling in siblings:
+                sibling.connector_draining = False
 
     def _stream_closed(self, stream: RelayEventStream) -> None:
         self.stats.streams_open -= 1
