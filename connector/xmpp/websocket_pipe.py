@@ -174,7 +174,10 @@ class WebSocketPipe:
                 raise WebSocketRefused("connection closed during the opening handshake")
 
     async def _flush(self) -> None:
-        for chunk in self._protocol.data_to_send():
+        await self._write(self._protocol.data_to_send())
+
+    async def _write(self, chunks: list[bytes]) -> None:
+        for chunk in chunks:
             if chunk:
                 await self._pipe.write(chunk)
             else:
@@ -195,21 +198,25 @@ class WebSocketPipe:
         so is :meth:`interrupt` (``ReadInterrupted``): received data waits in the TLS buffer, the protocol
         or here until the next call. Raises :class:`WebSocketViolation` when we failed the connection
         because of what the server sent."""
+        protocol, messages = self._protocol, self._messages
         while True:
-            if self._messages:
-                return self._messages.popleft()
-            await self._flush()  # pongs and close answers the protocol queued
-            if self._protocol.state in (State.CLOSING, State.CLOSED):
+            if messages:
+                return messages.popleft()
+            answers = protocol.data_to_send()  # pongs and close answers the protocol queued
+            if answers:
+                await self._write(answers)
+            if protocol.state is not State.OPEN:  # closing or closed (the handshake is over)
                 self._raise_if_violated()
                 return None
             data = await self._pipe.read()
             if data is None:
-                self._protocol.receive_eof()
-            else:
-                self._receive_data(data)
-            self._take_protocol_frames(self._protocol.events_received())
+                protocol.receive_eof()
+            elif not self._receive_data(data):
+                continue  # the fast path took it all
+            self._take_protocol_frames(protocol.events_received())
 
-    def _receive_data(self, data: bytes) -> None:
+    def _receive_data(self, data: bytes) -> bool:
+        """Take what the fast path can, give the rest to the protocol; whether the protocol got any."""
         protocol = self._protocol
         if (
             self._fast_path
@@ -220,11 +227,12 @@ class WebSocketPipe:
         ):
             taken = self._take_fast_frames(data)
             if taken == len(data):
-                return
+                return False
             data = data[taken:]
         if self._fast_path:
             self._boundary.advance(data)
         protocol.receive_data(data)
+        return True
 
     def _take_fast_frames(self, data: bytes) -> int:
         """Queue the messages of the whole, plain, final data frames at the start of ``data``; the number
