@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TypeVar
 
 from connector.finesse.ids import AgentId, DeviceId, DialogId, ReasonCodeId, RequestId, TeamId, WrapUpReasonId
 
@@ -172,6 +173,64 @@ class Dialog:
             if participant.media_address == media_address:
                 return participant
         return None
+
+
+def sharing_unchanged_parts(new: Dialog, old: Dialog) -> Dialog:
+    """``new``, equal to it in every field, but holding ``old``'s objects wherever a part (the participants,
+    one participant, the media properties, the call variables, one variable) did not change.
+
+    Why: Finesse sends the whole dialog on every change, and the mirror keeps it until the next one. Kept
+    as parsed, each notification leaves ~18 fresh container objects alive for about a second; CPython's
+    cyclic collector scans every survivor in its young generations, so with 2,000 agents at one change a
+    second its young collections grew to ~6,000 objects (3 ms pauses) and its middle ones to 10-20 ms,
+    a visible share of the event latency tail (README "Performance"). Sharing what did not change leaves
+    ~4 survivors per call-data change; the duplicates parsed this time are freed at once by reference
+    counting, without any collection."""
+    media, old_media = new.media_properties, old.media_properties
+    variables = _sharing_equal_items(media.call_variables, old_media.call_variables)
+    if variables is old_media.call_variables and _same_except_variables(media, old_media):
+        media = old_media
+    else:
+        media = MediaProperties(
+            dialed_number=media.dialed_number,
+            call_type=media.call_type,
+            dnis=media.dnis,
+            queue_name=media.queue_name,
+            wrap_up_reason=media.wrap_up_reason,
+            call_variables=variables,
+        )
+    return Dialog(
+        id=new.id,
+        from_address=new.from_address,
+        to_address=new.to_address,
+        state=new.state,
+        media_properties=media,
+        participants=_sharing_equal_items(new.participants, old.participants),
+        associated_dialog_uri=new.associated_dialog_uri,
+        uri=new.uri,
+    )
+
+
+def _same_except_variables(new: MediaProperties, old: MediaProperties) -> bool:
+    return (
+        new.dialed_number == old.dialed_number
+        and new.call_type == old.call_type
+        and new.dnis == old.dnis
+        and new.queue_name == old.queue_name
+        and new.wrap_up_reason == old.wrap_up_reason
+    )
+
+
+_Item = TypeVar("_Item")
+
+
+def _sharing_equal_items(new: tuple[_Item, ...], old: tuple[_Item, ...]) -> tuple[_Item, ...]:
+    """``new``, with ``old``'s tuple when equal, else with ``old``'s item at each position where equal."""
+    if new == old:
+        return old
+    if len(new) != len(old):
+        return new
+    return tuple([was if was == now else now for now, was in zip(new, old, strict=True)])
 
 
 @dataclass(frozen=True, slots=True)

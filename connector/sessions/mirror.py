@@ -27,6 +27,7 @@ from connector.finesse.models import (
     Update,
     UpdateEvent,
     User,
+    sharing_unchanged_parts,
 )
 from connector.sessions.views import JsonObject, agent_view, api_error_view, dialog_view
 
@@ -149,11 +150,12 @@ class AgentMirror:
                 return []
             del self.dialogs[dialog.id]
             return [Draft("dialog.ended", {"id": dialog.id, "dialog": self.dialog_json(dialog)})]
-        self.dialogs[dialog.id] = dialog
         if previous is None:
+            self.dialogs[dialog.id] = dialog
             return [Draft("dialog.created", self.dialog_json(dialog))]
         if previous == dialog:
-            return []
+            return []  # the one kept is the same: nothing new stays alive
+        dialog = self.dialogs[dialog.id] = sharing_unchanged_parts(dialog, previous)
         return [Draft("dialog.updated", self.dialog_json(dialog))]
 
     def _end_dialog(self, dialog_id: DialogId) -> list[Draft]:
