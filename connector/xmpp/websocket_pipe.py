@@ -307,12 +307,13 @@ class WebSocketPipe:
             self._protocol.send_text(message.encode("utf-8"))
         await self._flush()
 
-    async def close(self, timeout_s: float) -> None:
-        """Close handshake (bounded by ``timeout_s``), then the connection. Never raises."""
+    async def close(self, timeout_s: float, *, code: CloseCode | None = None) -> None:
+        """Close handshake (bounded by ``timeout_s``; our close frame carries ``code``, or none), then
+        the connection. Never raises."""
         try:
             async with asyncio.timeout(timeout_s):
                 if self._protocol.state is State.OPEN:
-                    self._protocol.send_close()
+                    self._protocol.send_close(code)
                     await self._flush()
                 while self._protocol.state is not State.CLOSED:
                     try:

@@ -6,8 +6,13 @@ to its wall clock when it published the notification) the time from publication 
 caused by a control-API action the scenario marked with :meth:`SimulatedAgent.caused_by`, the time from
 that action being sent to the frame arriving.
 
-Like a real mobile app, the agent sends no WebSocket pings of its own, and after a failed try it waits as
-:class:`RetryPolicy` says (backoff with jitter, after the answer's Retry-After).
+Like a real mobile app, the agent sends no WebSocket pings of its own (it answers the edge's), and after
+a failed try it waits as :class:`RetryPolicy` says (backoff with jitter, after the answer's Retry-After).
+
+The event socket is the connector's :class:`~connector.xmpp.websocket_pipe.WebSocketPipe` (small TLS
+buffers, a receive fast path, no task or keepalive of its own), read by the agent's one reader task: at
+2,000 agents the bench shares two cores with the tiers it measures, and ``websockets.connect``'s
+Connection (its own reader, assembler and queues per socket) cost it several % of them.
 """
 
 from __future__ import annotations
@@ -23,9 +28,11 @@ from typing import Any
 
 import httpx
 import orjson
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.frames import CloseCode
+from websockets.uri import parse_uri
 
+from connector.xmpp.tls_pipe import ReadInterrupted
+from connector.xmpp.websocket_pipe import WebSocketPipe, WebSocketRefused, WebSocketViolation
 from fingress.bench.cluster import BenchAgent
 from fingress.bench.stats import Latencies, SequenceCheck
 
@@ -33,6 +40,10 @@ Frame = dict[str, Any]
 # The call variable the emulator sets to its clock (Unix ns) at publication (POST /emulator/calls/call-data).
 STAMP_VARIABLE = "callVariable10"
 Predicate = Callable[[Frame], bool]
+# The event socket's bounds, as websockets.connect had them: handshake, message size, close handshake.
+OPEN_TIMEOUT_S = 30.0
+MAX_MESSAGE_BYTES = 1 << 20
+CLOSE_TIMEOUT_S = 10.0
 
 
 class AgentFailed(Exception):
@@ -109,7 +120,7 @@ class SimulatedAgent:
         self.published_to_arrival = Latencies()
         self.last_seq: int | None = None
         self.close_code: int | None = None
-        self._socket: ClientConnection | None = None
+        self._socket: WebSocketPipe | None = None
         self._reader: asyncio.Task[None] | None = None
         self._cause_sent_at: float | None = None
         self._waiters: list[tuple[Predicate, asyncio.Future[Frame]]] = []
@@ -161,37 +172,46 @@ class SimulatedAgent:
         url = self._events_url
         if resume and self.last_seq is not None:
             url += f"?since={self.last_seq}"
+        target = parse_uri(url)
         try:
-            self._socket = await connect(
-                url,
-                ssl=self._ssl,
-                additional_headers=self._headers,
-                open_timeout=30,
-                max_size=1 << 20,
-                # No pings from the app: a real one does not send them (OkHttp's pingInterval defaults to
-                # 0, URLSessionWebSocketTask does not ping); it relies on the edge's pings and heartbeat
-                # frames. At 2,000 agents, websockets' default (every 20 s) was 100 round trips a second
-                # for nothing.
-                ping_interval=None,
-            )
-        except InvalidStatus as error:
+            async with asyncio.timeout(OPEN_TIMEOUT_S):
+                socket = await WebSocketPipe.connect(
+                    url,
+                    host=target.host,
+                    port=target.port,
+                    ssl_context=self._ssl,
+                    server_hostname=target.host,
+                    subprotocol=None,
+                    max_message_bytes=MAX_MESSAGE_BYTES,
+                    headers=self._headers,
+                )
+        except WebSocketRefused as error:
+            response = error.response
+            if response is not None and response.status_code != 101:
+                raise AgentFailed(
+                    f"agent {self.spec.id}: event socket refused: {response.status_code}",
+                    retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
+                ) from None
+            # Named as before: the handshake's own error (InvalidHeaderValue...), when there is one.
+            cause = error.__cause__ or error
             raise AgentFailed(
-                f"agent {self.spec.id}: event socket refused: {error.response.status_code}",
-                retry_after_s=parse_retry_after(error.response.headers.get("Retry-After")),
+                f"agent {self.spec.id}: event socket failed: {cause.__class__.__name__}"
             ) from None
-        except (InvalidHandshake, OSError, TimeoutError) as error:
+        except (OSError, TimeoutError) as error:
             raise AgentFailed(
                 f"agent {self.spec.id}: event socket failed: {error.__class__.__name__}"
             ) from None
+        self._socket = socket
         self.closed.clear()
         self.close_code = None
-        self._reader = asyncio.create_task(self._read(self._socket))
+        self._reader = asyncio.create_task(self._read(socket))
 
     async def close_events(self) -> None:
+        """Close the event socket (close handshake, bounded) and wait for its reader to finish."""
         socket, reader = self._socket, self._reader
         self._socket = self._reader = None
         if socket is not None:
-            await socket.close()
+            socket.interrupt()  # the reader sees the socket is no longer ours, and closes it
         if reader is not None:
             await reader
 
@@ -229,26 +249,20 @@ class SimulatedAgent:
         """The next frame matching ``predicate`` (see :meth:`wait`)."""
         return await self.wait(self.expect(predicate), timeout_s=timeout_s)
 
-    async def _read(self, socket: ClientConnection) -> None:
+    async def _read(self, socket: WebSocketPipe) -> None:
         try:
-            async for message in socket:
-                now, wall_ns = self._clock(), time.time_ns()
-                frame: Frame = orjson.loads(message)
-                frame_type, seq = frame.get("type", ""), frame.get("seq")
-                if isinstance(seq, int):
-                    self.sequence.frame(frame_type, seq)
-                    if frame_type != "heartbeat":
-                        self.last_seq = seq
-                if frame_type not in ("heartbeat", "snapshot") and self._cause_sent_at is not None:
-                    self.latencies.add(now - self._cause_sent_at)
-                if frame_type == "dialog.updated":
-                    stamp = _stamp(frame)
-                    if stamp is not None:
-                        self.published_to_arrival.add((wall_ns - stamp) / 1e9)
-                self._dispatch(frame)
-        except ConnectionClosed:
-            pass
+            while socket is self._socket:
+                try:
+                    message = await socket.receive()
+                except ReadInterrupted:
+                    continue  # close_events(): the loop's condition no longer holds
+                if message is None:
+                    break
+                self._record(message)
+        except (WebSocketViolation, OSError):
+            pass  # the connection failed (ssl.SSLError is an OSError): it ends like any other
         finally:
+            await socket.close(CLOSE_TIMEOUT_S, code=CloseCode.NORMAL_CLOSURE)  # as websockets' close()
             self.close_code = socket.close_code
             self.closed.set()
             for _, future in self._waiters:
@@ -256,6 +270,22 @@ class SimulatedAgent:
                     future.set_exception(
                         AgentFailed(f"agent {self.spec.id}: event socket closed ({self.close_code})")
                     )
+
+    def _record(self, message: str | bytes) -> None:
+        now, wall_ns = self._clock(), time.time_ns()
+        frame: Frame = orjson.loads(message)
+        frame_type, seq = frame.get("type", ""), frame.get("seq")
+        if isinstance(seq, int):
+            self.sequence.frame(frame_type, seq)
+            if frame_type != "heartbeat":
+                self.last_seq = seq
+        if frame_type not in ("heartbeat", "snapshot") and self._cause_sent_at is not None:
+            self.latencies.add(now - self._cause_sent_at)
+        if frame_type == "dialog.updated":
+            stamp = _stamp(frame)
+            if stamp is not None:
+                self.published_to_arrival.add((wall_ns - stamp) / 1e9)
+        self._dispatch(frame)
 
     def _dispatch(self, frame: Frame) -> None:
         for predicate, future in list(self._waiters):
