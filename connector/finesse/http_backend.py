@@ -1,12 +1,28 @@
-"""An httpcore network backend whose connections answer the pool's idle check cheaply.
+"""An httpcore network backend on asyncio's own transports, and the httpx transport built on it.
 
-Before every request, httpcore (1.0.9) asks each pooled connection whether it has expired, and for an idle
-HTTP/1.1 connection that means asking its stream whether the socket is readable (a readable idle socket
-can only be a server's close). Its anyio stream answers through anyio's typed attributes, which rebuild a
-dict of every TLS and socket attribute on each call: ~10 µs per pooled connection per request, so with
-the connector's 16 connections to Finesse about 20 % of the connector's CPU while it served the bench's
-state changes and call actions (py-spy). The streams here look the raw socket up once and poll it
-directly, which is what httpcore's own check does underneath; everything else is delegated unchanged.
+httpcore (1.0.9) runs on asyncio through anyio: every read and write enters an ``anyio.fail_after`` cancel
+scope, TLS is anyio's ``TLSStream`` (a memory-BIO loop with several Python layers per record), and the
+pool's idle check goes through anyio's typed attributes. In a sign-in storm that was about a third of the
+connector's CPU and half of the bench's (py-spy). :class:`AsyncioNetworkBackend` does the same work with
+one small :class:`asyncio.Protocol` per connection:
+
+* Received bytes wait in the protocol for the one reader (HTTP/1.1 reads and writes are serialised per
+  connection by httpcore); reading pauses above :data:`MAX_BUFFERED_BYTES`, so a server faster than its
+  reader cannot grow memory without limit. A read that finds data buffered returns without waiting.
+* A timeout is one timer on the waiting future, armed only when a read (or a write's drain) has to wait.
+* TLS is an :class:`ssl.SSLObject` over two :class:`ssl.MemoryBIO` on the plain TCP transport (the
+  default, ``tls="memory_bio"``), or the event loop's own TLS transport (``tls="loop"``: ``loop.start_tls``,
+  C in uvloop, ``sslproto`` in asyncio). The loop's TLS keeps a 256 KiB read buffer per connection
+  (asyncio allocates it zero-filled, so resident from the handshake): 50 MiB for the bench's 200 pooled
+  connections. The memory BIOs hold only what has arrived. ``benchmarks/http_client.py`` measures both.
+* The pool's idle check (``is_readable``) is answered from the protocol's state: an idle connection on
+  which anything arrived (data, EOF, an error) is one the server has closed or broken. The loop watches the
+  socket anyway, so no system call is needed.
+
+Errors are httpcore's, raised ``from`` the original as httpcore's own backends do: ``ConnectError`` /
+``ConnectTimeout`` while connecting or during the TLS handshake (a failed certificate check is a
+``ConnectError`` caused by :class:`ssl.SSLCertVerificationError`), ``ReadError`` / ``ReadTimeout``,
+``WriteError`` / ``WriteTimeout``. A read at the end of the stream returns ``b""``.
 """
 
 # The signatures (``timeout`` parameters included) are httpcore's network-backend interface.
@@ -14,64 +30,401 @@ directly, which is what httpcore's own check does underneath; everything else is
 
 from __future__ import annotations
 
-import select
-import socket
+import asyncio
+import contextlib
 import ssl
+from collections import deque
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal, cast
 
 import httpcore
+import httpx
 
 SocketOption = tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
+TlsLayer = Literal["memory_bio", "loop"]
+
+# Reading pauses while more than this many received bytes (ciphertext, with TLS) wait for the reader.
+# httpcore reads 64 KiB at a time; a transport may deliver up to 256 KiB in one go, so the buffer peaks
+# below ~320 KiB per connection however fast the server sends.
+MAX_BUFFERED_BYTES = 64 * 1024
 
 
-def socket_readable(sock: socket.socket | None) -> bool:
-    """Whether a read on ``sock`` would return at once (data, or the b"" of a closed connection); a
-    missing or closed socket counts as readable, as in httpcore, so the pool discards the connection."""
-    if sock is None:
-        return True
-    descriptor = sock.fileno()
-    if descriptor < 0:
-        return True
-    poller = select.poll()
-    poller.register(descriptor, select.POLLIN)
-    return bool(poller.poll(0))
+class _Wire(asyncio.Protocol):
+    """The TCP connection's protocol: keeps what arrives for the one reader and wakes it, pauses reading
+    above the bound, tracks write flow control and how the connection ended."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.chunks: deque[bytes] = deque()
+        self.buffered_bytes = 0
+        # Set once TLS runs over this connection on memory BIOs: ciphertext goes there instead.
+        self.incoming: ssl.MemoryBIO | None = None
+        self.eof = False  # nothing more will arrive (EOF, or the connection was lost)
+        self.lost = False
+        self.error: Exception | None = None  # why the connection was lost, when it was not a clean close
+        self.reading_paused = False
+        self.writing_paused = False
+        self._reader: asyncio.Future[bool] | None = None
+        self._writer: asyncio.Future[bool] | None = None
+
+    # --- asyncio.Protocol ----------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # Not an isinstance check: uvloop's TCP transport has the Transport methods without the base class.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        incoming = self.incoming
+        if incoming is not None:
+            incoming.write(data)
+            waiting = incoming.pending
+        else:
+            self.chunks.append(data)
+            self.buffered_bytes += len(data)
+            waiting = self.buffered_bytes
+        if waiting > MAX_BUFFERED_BYTES and not self.reading_paused and self.transport is not None:
+            self.reading_paused = True
+            self.transport.pause_reading()
+        self._wake_reader()
+
+    def eof_received(self) -> bool:
+        self._end()
+        self._wake_reader()
+        return False  # the transport closes itself: an HTTP client has nothing to send after the server's EOF
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self.error = exc
+        self._end()
+        self._wake_reader()
+        self.writing_paused = False
+        self._wake_writer()
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        self._wake_writer()
+
+    # --- for the streams -----------------------------------------------------------------------------
+
+    @property
+    def has_arrivals(self) -> bool:
+        """Anything received and not read yet, or the end of the connection."""
+        if self.eof:
+            return True
+        if self.incoming is not None:
+            return self.incoming.pending > 0
+        return self.buffered_bytes > 0
+
+    def take(self, max_bytes: int) -> bytes:
+        """Up to ``max_bytes`` of what is buffered (one received chunk or part of it; never empty)."""
+        chunk = self.chunks[0]
+        if len(chunk) <= max_bytes:
+            self.chunks.popleft()
+        else:
+            self.chunks[0] = chunk[max_bytes:]
+            chunk = chunk[:max_bytes]
+        self.buffered_bytes -= len(chunk)
+        if self.reading_paused and self.buffered_bytes <= MAX_BUFFERED_BYTES:
+            self.resume_reading()
+        return chunk
+
+    def resume_reading(self) -> None:
+        self.reading_paused = False
+        if self.transport is not None and not self.lost:
+            self.transport.resume_reading()
+
+    async def wait_readable(self, deadline: float | None) -> bool:
+        """Wait for something to arrive; ``False`` when ``deadline`` (loop time) passed first."""
+        waiter = self.loop.create_future()
+        self._reader = waiter
+        return await self._wait(waiter, deadline)
+
+    async def wait_drained(self, deadline: float | None) -> bool:
+        """Wait until the transport takes writes again (or the connection is lost); ``False`` at
+        ``deadline``."""
+        waiter = self.loop.create_future()
+        self._writer = waiter
+        return await self._wait(waiter, deadline)
+
+    async def _wait(self, waiter: asyncio.Future[bool], deadline: float | None) -> bool:
+        if deadline is None:
+            return await waiter
+        if deadline <= self.loop.time():
+            return False
+        # One timer on the future instead of a cancel scope around the await: cheap, and armed only when
+        # a read or write really has to wait. A timer that fires after the wake-up finds the future done.
+        timer = self.loop.call_at(deadline, _time_out, waiter)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+
+    def _end(self) -> None:
+        if not self.eof:
+            self.eof = True
+            if self.incoming is not None:
+                self.incoming.write_eof()
+
+    def _wake_reader(self) -> None:
+        waiter, self._reader = self._reader, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(True)
+
+    def _wake_writer(self) -> None:
+        waiter, self._writer = self._writer, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(True)
 
 
-class _Stream(httpcore.AsyncNetworkStream):
-    __slots__ = ("_inner", "_socket")
+def _time_out(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
 
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-        # The TCP socket stays the same when TLS starts on top of it.
-        self._socket: socket.socket | None = inner.get_extra_info("socket")
 
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
+class _StreamBase(httpcore.AsyncNetworkStream):
+    """What the plain and the TLS stream share: the wire, writes and their flow control, addresses,
+    the idle check."""
+
+    def __init__(self, wire: _Wire, transport: asyncio.Transport) -> None:
+        self._wire = wire
+        self._transport = transport
+
+    def _transmit(self, data: bytes) -> None:
+        """Hand ``data`` to the transport (encrypted first, with TLS). Raises ``ssl.SSLError``."""
+        raise NotImplementedError
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
+        if not buffer:
+            return
+        wire = self._wire
+        if wire.lost or self._transport.is_closing():
+            raise httpcore.WriteError("the connection is closed") from wire.error
+        try:
+            self._transmit(buffer)
+        except ssl.SSLError as exc:
+            raise httpcore.WriteError(str(exc) or "TLS failed") from exc
+        await self._drain(timeout)
+
+    async def _drain(self, timeout: float | None) -> None:
+        wire = self._wire
+        if wire.writing_paused:
+            deadline = None if timeout is None else wire.loop.time() + timeout
+            while wire.writing_paused:
+                if not await wire.wait_drained(deadline):
+                    raise httpcore.WriteTimeout("the write operation timed out")
+        if wire.lost and wire.error is not None:
+            raise httpcore.WriteError(str(wire.error) or "the connection was lost") from wire.error
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        self._transport.close()
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            # Only asked of an idle connection: anything that arrived there means the server closed it.
+            return self._wire.has_arrivals
+        if info == "client_addr":
+            return self._transport.get_extra_info("sockname")
+        if info == "server_addr":
+            return self._transport.get_extra_info("peername")
+        if info == "socket":
+            return self._transport.get_extra_info("socket")
+        return None
+
+
+class _PlainStream(_StreamBase):
+    """Plaintext on the wire: a TCP connection, or the event loop's TLS transport (``tls="loop"``)."""
+
+    def __init__(self, wire: _Wire, transport: asyncio.Transport, *, tls_layer: TlsLayer) -> None:
+        super().__init__(wire, transport)
+        self._tls_layer = tls_layer
+
+    def _transmit(self, data: bytes) -> None:
+        self._transport.write(data)
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        wire = self._wire
+        deadline: float | None = None
+        while True:
+            if wire.buffered_bytes:
+                return wire.take(max_bytes)
+            if wire.eof:
+                if wire.error is not None:
+                    raise httpcore.ReadError(str(wire.error) or "the connection was lost") from wire.error
+                return b""
+            if deadline is None and timeout is not None:
+                deadline = wire.loop.time() + timeout
+            if not await wire.wait_readable(deadline):
+                raise httpcore.ReadTimeout("the read operation timed out")
 
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore.AsyncNetworkStream:
-        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+        try:
+            async with asyncio.timeout(timeout):
+                if self._tls_layer == "loop":
+                    return await self._start_loop_tls(ssl_context, server_hostname)
+                return await _TlsStream.over(self._wire, self._transport, ssl_context, server_hostname)
+        except TimeoutError as exc:
+            self._transport.abort()
+            raise httpcore.ConnectTimeout("the TLS handshake timed out") from exc
+        except OSError as exc:  # ssl.SSLError (a failed certificate check, for one) is an OSError
+            self._transport.abort()
+            raise httpcore.ConnectError(str(exc) or "the TLS handshake failed") from exc
+        except BaseException:
+            self._transport.abort()
+            raise
+
+    async def _start_loop_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None
+    ) -> httpcore.AsyncNetworkStream:
+        wire = self._wire
+        if wire.chunks:
+            raise httpcore.ConnectError("the server sent data before the TLS handshake")
+        transport = await wire.loop.start_tls(
+            self._transport, wire, ssl_context, server_hostname=server_hostname
+        )
+        if transport is None:  # only for a transport already closing
+            raise httpcore.ConnectError("the connection closed before the TLS handshake")
+        wire.transport = transport
+        return _LoopTlsStream(wire, transport, tls_layer="loop")
+
+
+class _LoopTlsStream(_PlainStream):
+    """The event loop's TLS transport: plaintext reaches the wire as on a plain connection."""
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise NotImplementedError("TLS over TLS (an HTTPS proxy) is not supported by this backend")
 
     def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":
-            return socket_readable(self._socket)
-        return self._inner.get_extra_info(info)
+        if info == "ssl_object":
+            return self._transport.get_extra_info("ssl_object")
+        return super().get_extra_info(info)
 
 
-class CheapIdleCheckBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's anyio backend with streams that answer ``is_readable`` without anyio's attribute
-    machinery (see the module docstring)."""
+class _TlsStream(_StreamBase):
+    """TLS on memory BIOs over the plain TCP transport: ciphertext waits in the incoming BIO (only what
+    has arrived), records are decrypted as the reader asks for them."""
 
-    def __init__(self, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
-        self._inner = inner if inner is not None else httpcore.AnyIOBackend()
+    def __init__(
+        self, wire: _Wire, transport: asyncio.Transport, tls: ssl.SSLObject, outgoing: ssl.MemoryBIO
+    ) -> None:
+        super().__init__(wire, transport)
+        self._tls = tls
+        self._outgoing = outgoing
+
+    @classmethod
+    async def over(
+        cls,
+        wire: _Wire,
+        transport: asyncio.Transport,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None,
+    ) -> _TlsStream:
+        """Run the handshake over ``wire`` (certificate and host name checked as ``ssl_context`` says).
+        Raises ``ssl.SSLError`` or ``OSError``; the caller bounds the time."""
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        # Anything received before TLS started is the first ciphertext (normally nothing).
+        for chunk in wire.chunks:
+            incoming.write(chunk)
+        wire.chunks.clear()
+        wire.buffered_bytes = 0
+        if wire.eof:
+            incoming.write_eof()
+        wire.incoming = incoming
+        tls = ssl_context.wrap_bio(incoming, outgoing, server_side=False, server_hostname=server_hostname)
+        stream = cls(wire, transport, tls, outgoing)
+        while True:
+            try:
+                tls.do_handshake()
+            except ssl.SSLWantReadError:
+                stream._send_ciphertext()
+                if wire.eof:
+                    raise ConnectionResetError("the connection closed during the TLS handshake") from None
+                await wire.wait_readable(None)
+                continue
+            stream._send_ciphertext()
+            return stream
+
+    def _transmit(self, data: bytes) -> None:
+        # The outgoing BIO grows as needed, so the whole buffer is taken at once: one record per 16 KiB.
+        self._tls.write(data)
+        self._send_ciphertext()
+
+    def _send_ciphertext(self) -> None:
+        if self._outgoing.pending and not self._wire.lost:
+            self._transport.write(self._outgoing.read())
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        wire = self._wire
+        deadline: float | None = None
+        while True:
+            try:
+                data = self._tls.read(max_bytes)
+            except ssl.SSLWantReadError:
+                pass  # a record is incomplete: wait for more ciphertext below
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                # close_notify, or the connection ended without one (as httpcore's anyio backend, which
+                # does not insist on close_notify: HTTP/1.1 knows where its messages end).
+                if wire.error is not None:
+                    raise httpcore.ReadError(str(wire.error) or "the connection was lost") from wire.error
+                return b""
+            except ssl.SSLError as exc:
+                raise httpcore.ReadError(str(exc) or "TLS failed") from exc
+            else:
+                self._after_read()
+                return data
+            self._after_read()
+            if deadline is None and timeout is not None:
+                deadline = wire.loop.time() + timeout
+            if not await wire.wait_readable(deadline):
+                raise httpcore.ReadTimeout("the read operation timed out")
+
+    def _after_read(self) -> None:
+        # TLS 1.3 post-handshake messages (a key update) may need an answer.
+        self._send_ciphertext()
+        wire = self._wire
+        if wire.reading_paused:
+            incoming = wire.incoming
+            if incoming is not None and incoming.pending <= MAX_BUFFERED_BYTES:
+                wire.resume_reading()
+
+    async def aclose(self) -> None:
+        if not self._wire.lost:
+            with contextlib.suppress(ssl.SSLError, OSError):
+                # close_notify, best effort and without waiting for the server's: the exchange is over.
+                self._tls.unwrap()
+            self._send_ciphertext()
+        self._transport.close()
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise NotImplementedError("TLS over TLS (an HTTPS proxy) is not supported by this backend")
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "ssl_object":
+            return self._tls
+        return super().get_extra_info(info)
+
+
+class AsyncioNetworkBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend on the running asyncio event loop (asyncio's own or uvloop), without
+    anyio; see the module docstring. ``tls`` picks the TLS layer: ``"memory_bio"`` (default) or
+    ``"loop"``. Unix sockets and TLS over TLS (HTTPS proxies) raise ``NotImplementedError``."""
+
+    def __init__(self, *, tls: TlsLayer = "memory_bio") -> None:
+        if tls not in ("memory_bio", "loop"):
+            raise ValueError(f"tls must be 'memory_bio' or 'loop', not {tls!r}")
+        self._tls: TlsLayer = tls
+
+    def __repr__(self) -> str:
+        return f"AsyncioNetworkBackend(tls={self._tls!r})"
 
     async def connect_tcp(
         self,
@@ -81,12 +434,59 @@ class CheapIdleCheckBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[SocketOption] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        return _Stream(await self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
+        loop = asyncio.get_running_loop()
+        local_addr = (local_address, 0) if local_address is not None else None
+        try:
+            async with asyncio.timeout(timeout):
+                transport, wire = await loop.create_connection(
+                    lambda: _Wire(loop), host, port, local_addr=local_addr
+                )
+        except TimeoutError as exc:  # before OSError: TimeoutError is one
+            raise httpcore.ConnectTimeout("the connection attempt timed out") from exc
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc) or "the connection failed") from exc
+        stream = _PlainStream(wire, transport, tls_layer=self._tls)
+        if socket_options:
+            # asyncio already sets TCP_NODELAY; these are the caller's extra options.
+            sock = transport.get_extra_info("socket")
+            try:
+                for option in socket_options:
+                    sock.setsockopt(*option)
+            except OSError as exc:
+                transport.abort()
+                raise httpcore.ConnectError(str(exc)) from exc
+        return stream
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[SocketOption] | None = None
     ) -> httpcore.AsyncNetworkStream:
-        return _Stream(await self._inner.connect_unix_socket(path, timeout, socket_options))
+        raise NotImplementedError("Unix sockets are not supported by this backend")
 
     async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+        await asyncio.sleep(seconds)
+
+
+def asyncio_http_transport(
+    *,
+    ssl_context: ssl.SSLContext,
+    max_connections: int,
+    max_keepalive_connections: int,
+    keepalive_expiry_s: float,
+    tls: TlsLayer = "memory_bio",
+) -> httpx.AsyncHTTPTransport:
+    """An httpx transport whose connection pool runs on :class:`AsyncioNetworkBackend`.
+
+    Certificates are verified as ``ssl_context`` says. Idle connections are closed after
+    ``keepalive_expiry_s``; keep that below the server's own keep-alive timeout, or a request can be sent
+    on a connection the server is closing at that moment ("server disconnected", not retried)."""
+    transport = httpx.AsyncHTTPTransport(verify=ssl_context, trust_env=False)
+    # httpx (0.28) has no option for httpcore's network backend, so its pool is replaced by the same pool
+    # on ours (tests/http_backend checks that the transport built here uses it).
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=ssl_context,
+        max_connections=max_connections,
+        max_keepalive_connections=max_keepalive_connections,
+        keepalive_expiry=keepalive_expiry_s,
+        network_backend=AsyncioNetworkBackend(tls=tls),
+    )
+    return transport

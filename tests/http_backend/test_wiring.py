@@ -1,0 +1,116 @@
+"""The connector's Finesse client and the bench run on the asyncio-native backend: httpx has no option for
+it, so the transport's pool is replaced, and an httpx release that moves the pool must fail here rather
+than silently fall back to httpcore's anyio backend."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpcore
+import httpx
+import pytest
+
+from connector.finesse.client import build_http_client
+from connector.finesse.http_backend import AsyncioNetworkBackend, asyncio_http_transport
+from tests.support.streams import stream_server
+from tests.support.timing import seconds
+
+_RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
+
+
+def pool_of(http: httpx.AsyncClient) -> httpcore.AsyncConnectionPool:
+    transport = http._transport
+    assert isinstance(transport, httpx.AsyncHTTPTransport)
+    pool = transport._pool
+    assert isinstance(pool, httpcore.AsyncConnectionPool)
+    return pool
+
+
+def test_the_client_built_for_finesse_uses_the_backend(client_ssl_context: ssl.SSLContext) -> None:
+    pool = pool_of(build_http_client(ssl_context=client_ssl_context))
+    assert isinstance(pool._network_backend, AsyncioNetworkBackend)
+
+
+def test_the_transport_keeps_the_pool_settings_it_was_given(client_ssl_context: ssl.SSLContext) -> None:
+    transport = asyncio_http_transport(
+        ssl_context=client_ssl_context, max_connections=7, max_keepalive_connections=5, keepalive_expiry_s=3.5
+    )
+    pool = transport._pool
+    assert isinstance(pool._network_backend, AsyncioNetworkBackend)
+    assert (pool._max_connections, pool._max_keepalive_connections, pool._keepalive_expiry) == (7, 5, 3.5)
+    assert pool._ssl_context is client_ssl_context
+
+
+def test_an_unknown_tls_layer_is_refused() -> None:
+    with pytest.raises(ValueError, match="tls must be"):
+        AsyncioNetworkBackend(tls="openssl")  # type: ignore[arg-type]
+
+
+async def test_unix_sockets_are_not_offered() -> None:
+    with pytest.raises(NotImplementedError):
+        await AsyncioNetworkBackend().connect_unix_socket("/run/finesse.sock")
+
+
+def test_idle_connections_are_retired_before_finesse_would_close_them(
+    client_ssl_context: ssl.SSLContext,
+) -> None:
+    # A request sent on a connection the server closes at that moment fails ("server disconnected") and
+    # is not retried, so the client's idle expiry must be the shorter one (the emulator models Tomcat).
+    from fingress.emulator.server import TOMCAT_KEEP_ALIVE_S
+
+    pool = pool_of(build_http_client(ssl_context=client_ssl_context))
+    assert pool._keepalive_expiry is not None
+    assert pool._keepalive_expiry < TOMCAT_KEEP_ALIVE_S
+
+
+class ClosingServer:
+    """A TLS HTTP/1.1 server that answers one request per connection as keep-alive, then closes the
+    connection anyway (as a server does when its keep-alive timeout is shorter than the client's)."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.closed = asyncio.Event()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(_RESPONSE)
+            await writer.drain()
+            # Later than the response: the close must reach the client's socket while the connection
+            # is idle in the pool, not ride in with the response (which the client would read with it).
+            await asyncio.sleep(0.05)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+            self.closed.set()
+
+
+@asynccontextmanager
+async def serve(app: ClosingServer, context: ssl.SSLContext) -> AsyncIterator[str]:
+    async with stream_server(app.handle, ssl_context=context) as port:
+        yield f"https://127.0.0.1:{port}"
+
+
+async def test_the_finesse_client_does_not_reuse_a_connection_closed_while_idle(
+    server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
+) -> None:
+    app = ClosingServer()
+    async with (
+        asyncio.timeout(seconds(10)),
+        serve(app, server_ssl_context) as url,
+        build_http_client(ssl_context=client_ssl_context) as http,
+    ):
+        first = await http.get(f"{url}/first")
+        assert first.text == "ok"
+        await app.closed.wait()
+        stream = first.extensions["network_stream"]
+        while not stream.get_extra_info("is_readable"):  # the close reaches the client's loop
+            await asyncio.sleep(0.005)
+        # Written to the closed connection, the request would fail with "server disconnected".
+        assert (await http.get(f"{url}/second")).text == "ok"
+        assert app.connections == 2
