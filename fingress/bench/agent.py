@@ -262,14 +262,19 @@ class SimulatedAgent:
         except (WebSocketViolation, OSError):
             pass  # the connection failed (ssl.SSLError is an OSError): it ends like any other
         finally:
-            await socket.close(CLOSE_TIMEOUT_S, code=CloseCode.NORMAL_CLOSURE)  # as websockets' close()
-            self.close_code = socket.close_code
-            self.closed.set()
-            for _, future in self._waiters:
-                if not future.done() and socket is self._socket:
-                    future.set_exception(
-                        AgentFailed(f"agent {self.spec.id}: event socket closed ({self.close_code})")
-                    )
+            try:
+                await socket.close(CLOSE_TIMEOUT_S, code=CloseCode.NORMAL_CLOSURE)  # as websockets' close()
+            finally:  # even when cancelled meanwhile: the socket is gone either way
+                self._closed(socket)
+
+    def _closed(self, socket: WebSocketPipe) -> None:
+        self.close_code = socket.close_code
+        self.closed.set()
+        for _, future in self._waiters:
+            if not future.done() and socket is self._socket:
+                future.set_exception(
+                    AgentFailed(f"agent {self.spec.id}: event socket closed ({self.close_code})")
+                )
 
     def _record(self, message: str | bytes) -> None:
         now, wall_ns = self._clock(), time.time_ns()
