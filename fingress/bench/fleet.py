@@ -12,12 +12,19 @@ from typing import Any, TypeVar
 
 import httpx
 
+from connector.finesse.http_backend import asyncio_http_transport
 from fingress.bench.agent import AgentFailed, SimulatedAgent, of_type
 from fingress.bench.stats import Latencies
 from fingress.bench.target import Target
 
 T = TypeVar("T")
 _POOL_SIZE = 8
+# Idle pooled connections are closed before the servers would close them: uvicorn's timeout_keep_alive
+# (5 s by default, what the edge runs with; the emulator models Tomcat's 20 s). At equal timeouts (httpx's
+# default expiry is 5 s too) the bench sometimes sent a request on a connection the edge was closing at
+# that moment ("server disconnected", seen once in a 2,000-agent run). Two seconds of margin: our idle
+# clock starts after the server's (the response's transit), and a saturated loop checks it late.
+KEEPALIVE_EXPIRY_S = 3.0
 
 
 @dataclass
@@ -50,21 +57,26 @@ class Fleet:
         self.trust = ssl.create_default_context(cafile=str(target.ca_file))
         # httpx polls every idle pooled connection on each request (LAB-NOTES): many small pools instead
         # of one large one keep that cost flat as the concurrency grows.
-        limits = httpx.Limits(max_connections=_POOL_SIZE, max_keepalive_connections=_POOL_SIZE)
         shards = max(1, math.ceil(concurrency / _POOL_SIZE))
-        self._api_pool = [
-            httpx.AsyncClient(base_url=target.public_url, verify=self.trust, timeout=timeout_s, limits=limits)
-            for _ in range(shards)
-        ]
-        self._control_pool = [
-            httpx.AsyncClient(
-                base_url=target.emulator_url, verify=self.trust, timeout=timeout_s, limits=limits
-            )
-            for _ in range(shards)
-        ]
+        self._api_pool = [self._client(target.public_url) for _ in range(shards)]
+        self._control_pool = [self._client(target.emulator_url) for _ in range(shards)]
         self.api, self.control = self._api_pool[0], self._control_pool[0]
         self._gate = asyncio.Semaphore(concurrency)
         self.agents: list[SimulatedAgent] = []
+
+    def _client(self, base_url: str) -> httpx.AsyncClient:
+        # On the connector's asyncio-native network backend (connector.finesse.http_backend): httpx and
+        # httpcore were half of the bench's CPU in a sign-in storm, much of it httpcore's anyio backend.
+        # No proxy from the environment: the pool must be this one.
+        transport = asyncio_http_transport(
+            ssl_context=self.trust,
+            max_connections=_POOL_SIZE,
+            max_keepalive_connections=_POOL_SIZE,
+            keepalive_expiry_s=KEEPALIVE_EXPIRY_S,
+        )
+        return httpx.AsyncClient(
+            base_url=base_url, transport=transport, trust_env=False, timeout=self.timeout_s
+        )
 
     async def aclose(self) -> None:
         await asyncio.gather(*(agent.close_events() for agent in self.agents), return_exceptions=True)

@@ -8,6 +8,7 @@ import asyncio
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpcore
 import httpx
@@ -114,3 +115,34 @@ async def test_the_finesse_client_does_not_reuse_a_connection_closed_while_idle(
         # Written to the closed connection, the request would fail with "server disconnected".
         assert (await http.get(f"{url}/second")).text == "ok"
         assert app.connections == 2
+
+
+def test_the_bench_pools_run_on_the_backend_and_retire_idle_connections_before_the_servers_do(
+    ca_file: Path,
+) -> None:
+    # The edge's listeners keep uvicorn's keep-alive timeout (its config sets none); the emulator models
+    # Tomcat's. At equal timeouts a request can go out on a connection the server is closing.
+    from edge.server import _uvicorn_config
+    from fingress.bench.fleet import Fleet, Progress
+    from fingress.bench.target import Target
+    from fingress.emulator.server import TOMCAT_KEEP_ALIVE_S
+
+    async def no_app(scope: object, receive: object, send: object) -> None:
+        raise AssertionError("not called")
+
+    edge_keep_alive_s = _uvicorn_config(no_app, timeout_graceful_shutdown_s=1).timeout_keep_alive
+    target = Target(
+        public_url="https://127.0.0.1:8443", emulator_url="https://127.0.0.1:8445", ca_file=ca_file, agents=[]
+    )
+    fleet = Fleet(target=target, concurrency=20, progress=Progress())
+    clients = [fleet.api_for(n) for n in range(3)] + [fleet.control_for(n) for n in range(3)]
+    assert len({id(client) for client in clients}) == 6  # 20 in flight: three shards each
+    for http in clients:
+        pool = pool_of(http)
+        assert isinstance(pool._network_backend, AsyncioNetworkBackend)
+        assert pool._max_connections == pool._max_keepalive_connections
+        assert pool._keepalive_expiry is not None
+        assert pool._keepalive_expiry < edge_keep_alive_s
+        assert pool._keepalive_expiry < TOMCAT_KEEP_ALIVE_S
+    assert str(fleet.api_for(0).base_url) == "https://127.0.0.1:8443"
+    assert str(fleet.control_for(0).base_url) == "https://127.0.0.1:8445"
