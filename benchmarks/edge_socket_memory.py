@@ -15,7 +15,8 @@ one before:
               (answered 503 by this benchmark's upstream): what a client's pooled connections cost it
 
 ``--tracemalloc`` runs each variant a second time with tracemalloc on and prints the Python allocations
-per socket by source line (RSS beyond them is C: OpenSSL, the loop, the allocator's slack).
+per socket by source line (RSS beyond them is C: OpenSSL, the loop, the allocator's slack), and the objects
+the garbage collector tracks per socket by type (``sys.getsizeof``; a coroutine's size includes its frame).
 ``--events K`` then pushes K events to every socket and prints the server's CPU time per event delivered.
 
     PYTHONPATH=. .venv/bin/python benchmarks/edge_socket_memory.py --sockets 500
@@ -40,6 +41,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+import types
 from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -360,6 +362,78 @@ def _python_allocations(
     return rows
 
 
+# Containers and small helper objects are named after the object holding them ("builtins.list <-
+# websockets.server.ServerProtocol"), which says more than the bare type.
+_NAMED_BY_HOLDER = frozenset(
+    {
+        "builtins.list",
+        "builtins.dict",
+        "builtins.tuple",
+        "builtins.method",
+        "builtins.function",
+        "builtins.builtin_function_or_method",
+        "builtins.cell",
+        "collections.deque",
+        "_contextvars.Context",
+        "_asyncio.Future",
+        "_asyncio.FutureIter",
+        "weakref.ReferenceType",
+    }
+)
+
+
+def _type_name(obj: object) -> str:
+    kind = type(obj)
+    name = f"{kind.__module__}.{kind.__qualname__}"
+    if isinstance(obj, types.CoroutineType):
+        name += f" {obj.cr_code.co_qualname}"
+    elif isinstance(obj, types.GeneratorType):
+        name += f" {obj.gi_code.co_qualname}"
+    return name
+
+
+def _census(known: set[int] | None = None) -> tuple[dict[str, tuple[int, int]], set[int]]:
+    """``{type name: (objects, bytes)}`` of every object the garbage collector tracks, and their ids.
+    Objects not in ``known`` (new since an earlier census) of a type in :data:`_NAMED_BY_HOLDER` are
+    named after the first new object that refers to them."""
+    objects = gc.get_objects()
+    ids = {id(obj) for obj in objects}
+    holders: dict[int, str] = {}
+    if known is not None:
+        for obj in objects:
+            if id(obj) in known:
+                continue
+            holder = _type_name(obj)
+            for child in gc.get_referents(obj):
+                holders.setdefault(id(child), holder)
+    totals: dict[str, tuple[int, int]] = {}
+    for obj in objects:
+        name = _type_name(obj)
+        if known is not None and id(obj) not in known and name in _NAMED_BY_HOLDER:
+            name = f"{name} <- {holders.get(id(obj), '?')}"
+        count, size = totals.get(name, (0, 0))
+        totals[name] = (count + 1, size + sys.getsizeof(obj))
+    del objects
+    return totals, ids
+
+
+def _census_rows(
+    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]], sockets: int
+) -> list[dict[str, Any]]:
+    rows = []
+    for name, (count, size) in after.items():
+        count_before, size_before = before.get(name, (0, 0))
+        if count - count_before >= sockets // 2:
+            rows.append(
+                {
+                    "type": name,
+                    "per_socket": round((count - count_before) / sockets, 2),
+                    "bytes_per_socket": round((size - size_before) / sockets),
+                }
+            )
+    return sorted(rows, key=lambda row: -row["bytes_per_socket"])
+
+
 def _short(filename: str) -> str:
     for marker in ("site-packages/", "python3.11/", "/work/main/"):
         if marker in filename:
@@ -401,6 +475,8 @@ async def serve_main(args: argparse.Namespace) -> None:
     if args.tracemalloc:
         tracemalloc.start(_TRACE_FRAMES)
     snapshots: dict[str, tracemalloc.Snapshot] = {}
+    censuses: dict[str, dict[str, tuple[int, int]]] = {}
+    known_ids: set[int] = set()
     cpu_started = 0.0
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -411,11 +487,23 @@ async def serve_main(args: argparse.Namespace) -> None:
         if command == "measure":
             gc.collect()
             if args.tracemalloc:
-                snapshots[argument] = tracemalloc.take_snapshot()
+                # Neither counts the other's own objects: the census before includes the first snapshot,
+                # the census after is taken before the second.
+                if argument == "before":
+                    snapshots[argument] = tracemalloc.take_snapshot()
+                    censuses[argument], known_ids = _census()
+                else:
+                    censuses[argument], known_ids = _census(known_ids)
+                    snapshots[argument] = tracemalloc.take_snapshot()
             _reply({"streams": len(setup.hub.streams)})
         elif command == "allocations":
             sockets = int(argument)
-            _reply({"rows": _python_allocations(snapshots["before"], snapshots["after"], sockets)})
+            _reply(
+                {
+                    "rows": _python_allocations(snapshots["before"], snapshots["after"], sockets),
+                    "census": _census_rows(censuses["before"], censuses["after"], sockets),
+                }
+            )
         elif command == "first":
             size_bytes, _, since_index = argument.partition(" ")
             _reply({"pushed": setup.hub.push_first(int(size_bytes), int(since_index))})
@@ -668,7 +756,8 @@ async def run_variant(variant: Variant, args: argparse.Namespace, *, traced: boo
                 },
             }
             if traced:
-                result["allocations"] = (await server.ask(f"allocations {args.sockets}"))["rows"]
+                answer = await server.ask(f"allocations {args.sockets}")
+                result["allocations"], result["census"] = answer["rows"], answer["census"]
             elif args.events and variant.layer in ("ws", "ws-tcp", "edge"):
                 assert streams == total, f"{streams} streams for {total} sockets"
                 await server.ask(f"push {args.events}")
@@ -713,10 +802,14 @@ def _print_table(results: list[dict[str, Any]]) -> None:
         )
 
 
-def _print_allocations(variant: str, rows: list[dict[str, Any]]) -> None:
+def _print_allocations(variant: str, rows: list[dict[str, Any]], census: list[dict[str, Any]]) -> None:
     print(f"\nPython allocations per socket (tracemalloc), {variant}:")
     for row in rows:
         print(f"  {row['bytes_per_socket']:>9.0f} B  {row['count']:>6.1f} blocks  {row['where']}")
+    print(f"\nObjects the garbage collector tracks, per socket, by type, {variant}:")
+    for row in census:
+        print(f"  {row['bytes_per_socket']:>9} B  {row['per_socket']:>6}  {row['type']}")
+    print(f"  {sum(row['bytes_per_socket'] for row in census):>9} B  total")
 
 
 async def driver_main(args: argparse.Namespace) -> None:
@@ -727,22 +820,24 @@ async def driver_main(args: argparse.Namespace) -> None:
         for impl in (args.ws_impls if layer in ("ws", "ws-tcp", "edge") else args.ws_impls[:1])
     ]
     results = []
-    traces: list[tuple[str, list[dict[str, Any]]]] = []
+    traces: list[tuple[str, list[dict[str, Any]], list[dict[str, Any]]]] = []
     for variant in variants:
         result = await run_variant(variant, args, traced=False)
         results.append(result)
         print(json.dumps(result), file=sys.stderr, flush=True)
         if args.tracemalloc and variant.layer in ("ws", "ws-tcp", "edge"):
             traced = await run_variant(variant, args, traced=True)
-            traces.append((variant.name, traced["allocations"]))
+            traces.append((variant.name, traced["allocations"], traced["census"]))
     print(f"\n{args.sockets} sockets after {args.warmup} warm-up sockets, RSS growth of the server process")
     if args.num_tickets is not None:
         print(f"(num_tickets={args.num_tickets})")
     _print_table(results)
-    for name, rows in traces:
-        _print_allocations(name, rows)
+    for name, rows, census in traces:
+        _print_allocations(name, rows, census)
     if args.json:
-        print(json.dumps({"results": results, "allocations": dict(traces)}))
+        allocations = {name: rows for name, rows, _ in traces}
+        censuses = {name: census for name, _, census in traces}
+        print(json.dumps({"results": results, "allocations": allocations, "census": censuses}))
 
 
 def main() -> None:

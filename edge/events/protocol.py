@@ -16,9 +16,14 @@ The swap relies on which methods uvicorn 0.54's protocol calls on the two (``put
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
+from websockets.http11 import Request
+
+from edge.events.channel import EVENT_CHANNEL_EXTENSION, MessageListener, WriteResult
 
 T = TypeVar("T")
 
@@ -26,38 +31,70 @@ T = TypeVar("T")
 class Inbox(Generic[T]):
     """A FIFO for one connection's received messages: ``put_nowait`` from protocol callbacks, ``get``
     awaited by the app. Unbounded like the queue it replaces (uvicorn pauses reading while a message
-    waits). ``get`` is safe to cancel: the message stays for the next call."""
+    waits). ``get`` is safe to cancel: the message stays for the next call. With a listener
+    (:meth:`listen`), messages go to it as they arrive instead. Holds no list while empty."""
 
-    __slots__ = ("_items", "_waiters")
+    __slots__ = ("_items", "_listener", "_waiters")
 
     def __init__(self) -> None:
-        self._items: list[T] = []
-        self._waiters: list[asyncio.Future[None]] = []
+        self._items: list[T] | None = None
+        self._waiters: list[asyncio.Future[None]] | None = None
+        self._listener: Callable[[T], None] | None = None
 
     def put_nowait(self, item: T) -> None:
-        self._items.append(item)
+        if self._listener is not None:
+            self._listener(item)
+            return
+        if self._items is None:
+            self._items = [item]
+        else:
+            self._items.append(item)
         self._wake_one()
+
+    def listen(self, listener: Callable[[T], None] | None) -> None:
+        """Hand every message to ``listener`` from now on, those waiting first; ``None`` stops."""
+        self._listener = listener
+        items, self._items = self._items, None
+        if listener is not None:
+            for item in items or ():
+                listener(item)
+        else:
+            self._items = items
+
+    @property
+    def listening(self) -> bool:
+        return self._listener is not None
 
     async def get(self) -> T:
         while not self._items:
             waiter = asyncio.get_running_loop().create_future()
+            if self._waiters is None:
+                self._waiters = []
             self._waiters.append(waiter)
             try:
                 await waiter
             except BaseException:
                 # Cancelled, perhaps just after being woken: pass the wake-up on to another getter.
-                self._waiters.remove(waiter)
+                self._forget(waiter)
                 if self._items:
                     self._wake_one()
                 raise
-            self._waiters.remove(waiter)
+            self._forget(waiter)
         item = self._items.pop(0)
         if self._items:
             self._wake_one()
+        else:
+            self._items = None
         return item
 
+    def _forget(self, waiter: asyncio.Future[None]) -> None:
+        if self._waiters is not None:
+            self._waiters.remove(waiter)
+            if not self._waiters:
+                self._waiters = None
+
     def _wake_one(self) -> None:
-        for waiter in self._waiters:
+        for waiter in self._waiters or ():
             if not waiter.done():
                 waiter.set_result(None)
                 return
@@ -66,41 +103,59 @@ class Inbox(Generic[T]):
         return not self._items
 
     def qsize(self) -> int:
-        return len(self._items)
+        return len(self._items) if self._items is not None else 0
 
 
 class WritableFlag:
     """Write flow control: set while the transport takes more data. ``wait`` returns at once while set,
-    else when :meth:`set` is next called."""
+    else when :meth:`set` is next called; :meth:`call_when_set` does the same for a callback. Holds no
+    list while nobody waits."""
 
     __slots__ = ("_is_set", "_waiters")
 
     def __init__(self) -> None:
         self._is_set = True
-        self._waiters: list[asyncio.Future[None]] = []
+        # Futures (``wait``) and callbacks (``call_when_set``), in the order they came.
+        self._waiters: list[asyncio.Future[None] | Callable[[], None]] | None = None
 
     def is_set(self) -> bool:
         return self._is_set
 
     def set(self) -> None:
         self._is_set = True
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if isinstance(waiter, asyncio.Future):
+                if not waiter.done():
+                    waiter.set_result(None)
+            else:
+                # From the loop, not from inside the transport's call that made it writable.
+                asyncio.get_running_loop().call_soon(waiter)
 
     def clear(self) -> None:
         self._is_set = False
+
+    def call_when_set(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once, soon, from the loop: now if set, else when :meth:`set` is next called."""
+        if self._is_set:
+            asyncio.get_running_loop().call_soon(callback)
+        elif self._waiters is None:
+            self._waiters = [callback]
+        else:
+            self._waiters.append(callback)
 
     async def wait(self) -> bool:
         if self._is_set:
             return True
         waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        if self._waiters is None:
+            self._waiters = [waiter]
+        else:
+            self._waiters.append(waiter)
         try:
             await waiter
         finally:
-            if waiter in self._waiters:
+            if self._waiters is not None and waiter in self._waiters:
                 self._waiters.remove(waiter)
         return True
 
@@ -194,6 +249,11 @@ class EventSocketProtocol(WebSocketsSansIOProtocol):
         if self.scheme == "wss":
             self.transport = PiecewiseTlsWrites(self.transport)  # type: ignore[assignment]
 
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        if not self.handshake_complete:  # an upgrade the app will answer: offer it the channel
+            self.scope["extensions"][EVENT_CHANNEL_EXTENSION] = self  # type: ignore[assignment]
+
     def start_keepalive(self) -> None:
         # uvicorn calls this once, right after answering the handshake with 101: the one moment to let the
         # handshake go without a wrapper on every send. The parser of ``websockets`` keeps the request as
@@ -202,3 +262,39 @@ class EventSocketProtocol(WebSocketsSansIOProtocol):
         self.request.headers.clear()
         del self.request, self.response
         super().start_keepalive()
+
+    # --- the event socket's channel (edge.events.channel.SocketChannel) ------------------------------
+
+    def write_text(self, text: str) -> WriteResult:
+        """What uvicorn's ``send`` of a ``websocket.send`` does once its flow-control wait is over, now:
+        ``FULL`` instead of that wait, ``GONE`` where it would raise or the socket is closing."""
+        if self.disconnected or self.close_sent or self.transport.is_closing():
+            return WriteResult.GONE
+        if not self.writable.is_set():
+            return WriteResult.FULL
+        try:
+            self.conn.send_text(text.encode())
+        except InvalidState:
+            return WriteResult.GONE
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        return WriteResult.WRITTEN
+
+    def when_writable(self, callback: Callable[[], None]) -> None:
+        # A lost connection sets the flag too (uvicorn's connection_lost): the next write says GONE.
+        self.writable.call_when_set(callback)  # type: ignore[attr-defined]
+
+    def listen(self, listener: MessageListener | None) -> None:
+        self.queue.listen(listener)  # type: ignore[attr-defined]
+        if listener is not None:
+            self._resume_reading()
+
+    def send_receive_event_to_app(self) -> None:
+        super().send_receive_event_to_app()
+        # uvicorn stops reading until the app has taken the message; a listener took it already.
+        if self.queue.listening:  # type: ignore[attr-defined]
+            self._resume_reading()
+
+    def _resume_reading(self) -> None:
+        if self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()

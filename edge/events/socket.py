@@ -4,8 +4,8 @@ After the handshake (authenticated by :mod:`edge.hygiene.auth`) the socket has f
 first to finish decides how it closes: relaying events (``session.ended`` → 4002, the stream ending →
 4003), a heartbeat whenever ``heartbeat_s`` pass without any frame sent (``{"seq":<last>,"type":
 "heartbeat",...}``: any frame proves the link alive, so a busy socket sends none), reading the client
-(disconnect, or an oversized message → 1009), and the token's expiry (→ 4001). They run in two tasks
-(see :class:`_Relay`).
+(disconnect, or an oversized message → 1009), and the token's expiry (→ 4001). All four are callbacks;
+the socket's task only waits for the outcome (see :class:`SocketRelay`).
 """
 
 from __future__ import annotations
@@ -19,16 +19,18 @@ from datetime import UTC, datetime
 import orjson
 import structlog
 from starlette.datastructures import QueryParams
-from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.types import Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
+from edge.events.channel import SocketChannel, WriteResult, channel_of
 from edge.events.close_codes import TOO_MANY_SOCKETS_CODE, CloseCode
+from edge.events.push import IteratorPusher, PushEventStream
 from edge.events.sockets import SocketCounter
 from edge.hygiene.context import SCOPE_KEY, context_of
 from edge.metrics import EdgeMetrics
 from edge.policy import EventsPolicy
-from edge.tunnel.errors import ApiError, BadRequest, RateLimited
-from edge.tunnel.messages import Principal
+from edge.tunnel.errors import BadRequest, RateLimited
+from edge.tunnel.messages import AgentEvent, Principal
 from edge.upstream import EventStream, Upstream
 
 _MAX_SEQ = 2**63 - 1
@@ -75,11 +77,15 @@ class EventSocketEndpoint:
         try:
             stream = await self._upstream.open_events(principal, since=since)
             try:
+                channel = channel_of(scope, websocket)  # before the handshake's extensions go
                 await websocket.accept()
                 _forget_handshake(scope)
                 self._metrics.event_sockets.inc()
                 try:
-                    code = await _Relay(websocket, stream, principal, policy, self._clock).run(since or 0)
+                    relay = SocketRelay(
+                        channel=channel, stream=stream, principal=principal, policy=policy, clock=self._clock
+                    )
+                    code = await relay.run(since or 0)
                 finally:
                     self._metrics.event_sockets.dec()
             finally:
@@ -108,140 +114,175 @@ def _forget_handshake(scope: Scope) -> None:
         del scope[key]
 
 
-class _Relay:
-    """One socket's duties in two tasks; :meth:`run` returns the close code, or None if the client left.
+class SocketRelay:
+    """One event socket's duties once it is accepted, in the socket's own task, which waits on one
+    future for the outcome: :meth:`run` returns the close code, or None if the client left (and raises
+    what broke, a bug, for the problem middleware to turn into 1011). It takes events as an
+    ``edge.events.push.EventConsumer``.
 
-    A relay task forwards events (``session.ended`` → 4002, the stream ending → 4003). The socket's own
-    task reads the client (a close, or an oversized message → 1009) and keeps the clock: a heartbeat once
-    ``heartbeat_s`` have passed without any frame sent (``{"seq":<last>,"type":"heartbeat",...}``) and the
-    token's expiry (→ 4001), as deadlines on its read rather than tasks of their own. Whichever finishes
-    first decides how the socket closes: the relay ends the read by expiring its deadline now, the read
-    ends the relay by cancelling it.
+    Nothing else waits per socket. Events are written as the stream pushes them (:meth:`take`, called by
+    the tunnel reader: it must never raise or wait), the client's messages arrive through the channel's
+    listener, and one timer keeps the clock: a heartbeat once ``heartbeat_s`` have passed without any frame
+    sent (``{"seq":<last>,"type":"heartbeat",...}``), the token's expiry (→ 4001). Whatever decides first
+    sets the outcome: ``session.ended`` sent (→ 4002), the stream's end (→ 4003), a disconnect (None), an
+    oversized message (→ 1009).
 
-    Sending an event does not move the read's deadline (that would be a timer operation per event): the
-    relay only notes when its last frame went out, and a deadline that expires on a socket that was not
-    quiet is set again, ``heartbeat_s`` after that frame. A busy socket wakes its read once per
-    ``heartbeat_s`` and sends nothing more.
+    Sending an event does not move the timer (that would be a timer operation per event): the relay only
+    notes when its last frame went out, and a timer that fires on a socket that was not quiet is set
+    again, ``heartbeat_s`` after that frame. A busy socket sees its timer once per ``heartbeat_s``.
 
-    Why this shape: an open socket is mostly waiting, and every task parked per socket is memory per
-    signed-in agent; and the relay, the one hot path, runs in a task of its own so that resuming it for
-    each event does not climb back through the whole middleware stack the socket's own task sits under.
+    When the client reads too slowly the channel says so; the relay keeps the one event it could not
+    write and the stream keeps what follows (bounded: past its bound the stream ends with ``resync``)
+    until the channel is writable again.
+
+    Why this shape: an open socket is mostly waiting, and every task, coroutine and future parked per
+    socket is memory per signed-in agent; and an event goes out from the tunnel reader's own call, with
+    no task switch per event.
     """
 
     __slots__ = (
+        "_channel",
         "_clock",
+        "_done",
+        "_due_at",
+        "_expires_at",
         "_last_sent_at",
         "_last_seq",
+        "_pending",
         "_policy",
-        "_principal",
-        "_read_deadline",
-        "_send_lock",
-        "_stream",
-        "_websocket",
+        "_source",
+        "_timer",
     )
 
     def __init__(
         self,
-        websocket: WebSocket,
+        *,
+        channel: SocketChannel,
         stream: EventStream,
         principal: Principal,
         policy: EventsPolicy,
-        clock: Callable[[], float],
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self._websocket = websocket
-        self._stream = stream
-        self._principal = principal
+        """``clock`` is wall-clock time (the token's expiry is one); the loop's own clock runs the rest."""
+        loop = asyncio.get_running_loop()
+        self._channel = channel
+        self._source: PushEventStream | IteratorPusher = (
+            stream if isinstance(stream, PushEventStream) else IteratorPusher(stream)
+        )
         self._policy = policy
         self._clock = clock
-        self._send_lock = asyncio.Lock()
+        self._done: asyncio.Future[CloseCode | None] = loop.create_future()
         self._last_seq = 0
         # When the last frame went out, in loop time: the next heartbeat is due heartbeat_s after it.
-        self._last_sent_at = 0.0
-        # The deadline the client read is waiting under, while it waits (the relay expires it to finish).
-        self._read_deadline: asyncio.Timeout | None = None
+        self._last_sent_at = loop.time()
+        expires_at = principal.token_expires_at
+        self._expires_at = math.inf if expires_at is None else loop.time() + max(0.0, expires_at - clock())
+        self._due_at = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        # The one event the channel could not take yet (the client reads too slowly).
+        self._pending: AgentEvent | None = None
 
     async def run(self, since: int) -> CloseCode | None:
+        """Relay until the socket's outcome; ``since`` is the seq a heartbeat names before any event."""
         self._last_seq = since
-        relay = asyncio.create_task(self._relay_events())
         try:
-            # The read loop is in this frame, not a helper's: each coroutine an open socket waits under
-            # is memory per signed-in agent.
-            loop = asyncio.get_running_loop()
-            expires_at = self._principal.token_expires_at
-            expiry = math.inf
-            if expires_at is not None:
-                expiry = loop.time() + max(0.0, expires_at - self._clock())
-            self._last_sent_at = loop.time()  # no frame yet: the first beat is due heartbeat_s from here
-            while not relay.done():
-                beat_due = self._last_sent_at + self._policy.heartbeat_s
-                deadline = asyncio.timeout_at(min(beat_due, expiry))
-                try:
-                    async with deadline:
-                        self._read_deadline = deadline
-                        # Clients have nothing to say on this socket; anything they send is read (to notice
-                        # a close) and dropped, and an oversized message ends the socket.
-                        message = await self._websocket.receive()
-                except TimeoutError:
-                    if not deadline.expired():
-                        raise
-                    if relay.done():
-                        break
-                    if expiry <= beat_due:
-                        return CloseCode.TOKEN_EXPIRED
-                    # The beat was due, unless a frame went out meanwhile (it proved the link alive):
-                    # then the loop waits again, heartbeat_s from that frame.
-                    if (
-                        beat_due >= self._last_sent_at + self._policy.heartbeat_s
-                        and not await self._send_heartbeat()
-                    ):
-                        return None
-                    continue
-                finally:
-                    self._read_deadline = None
-                if message["type"] == "websocket.disconnect":
-                    return None
-                size = len(message.get("text") or "") + len(message.get("bytes") or b"")
-                if size > self._policy.max_message_bytes:
-                    return CloseCode.MESSAGE_TOO_BIG
-                del message  # not kept while waiting for the next one
-            return relay.result()
+            self._channel.listen(self._client_message)
+            self._arm()
+            self._source.push_to(self)
+            return await self._done
         finally:
-            relay.cancel()
-            await asyncio.gather(relay, return_exceptions=True)
+            if self._timer is not None:
+                self._timer.cancel()
+            self._channel.listen(None)
+            if isinstance(self._source, IteratorPusher):
+                self._source.stop()
+            self._pending = None
 
-    async def _send(self, text: str) -> None:
-        # A str: the ASGI server encodes it (uvicorn's "text" must be a str; no bytes shortcut here).
-        async with self._send_lock:
-            await self._websocket.send_text(text)
+    # --- the stream's side (EventConsumer) -----------------------------------------------------------
+
+    def take(self, event: AgentEvent) -> bool:
+        if self._done.done():
+            return True  # the socket is ending: nothing more goes out
+        try:
+            result = self._channel.write_text(event.json)
+            if result is WriteResult.FULL:
+                self._pending = event
+                self._channel.when_writable(self._writable_again)
+                return False
+            if result is WriteResult.GONE:
+                self._finish(None)
+                return True
             self._last_sent_at = asyncio.get_running_loop().time()
-
-    async def _relay_events(self) -> CloseCode | None:
-        try:
-            async for event in self._stream:
-                await self._send(event.json)
-                self._last_seq = max(self._last_seq, event.seq)
-                if event.type == "session.ended":
-                    return CloseCode.SESSION_ENDED
-                # Let go before waiting for the next one: the frame would otherwise keep the last event
-                # (the first is the agent's whole snapshot) as long as the socket stays quiet.
-                del event
-        except ApiError:
-            return CloseCode.UPSTREAM_LOST
-        except (WebSocketDisconnect, OSError, RuntimeError):
-            return None
-        finally:
-            # However the relay ends (an outcome, or a bug), the read must not outlive it.
-            if self._read_deadline is not None:
-                self._read_deadline.reschedule(asyncio.get_running_loop().time())
-        return CloseCode.UPSTREAM_LOST
-
-    async def _send_heartbeat(self) -> bool:
-        """Send one heartbeat; False when the client is gone."""
-        try:
-            await self._send(heartbeat_text(self._last_seq, self._clock()))
-        except (WebSocketDisconnect, OSError, RuntimeError):
-            return False
+            if event.seq > self._last_seq:
+                self._last_seq = event.seq
+            if event.type == "session.ended":
+                self._finish(CloseCode.SESSION_ENDED)
+        except Exception as error:
+            # Never into the caller (the tunnel reader, serving every agent): the socket fails instead.
+            self._fail(error)
         return True
+
+    def stream_ended(self, error: BaseException | None = None) -> None:
+        if error is not None:
+            self._fail(error)
+        else:
+            self._finish(CloseCode.UPSTREAM_LOST)
+
+    def _writable_again(self) -> None:
+        event, self._pending = self._pending, None
+        if event is not None and self.take(event) and not self._done.done():
+            self._source.resume()
+
+    # --- the client's side ---------------------------------------------------------------------------
+
+    def _client_message(self, message: Message) -> None:
+        # Clients have nothing to say on this socket; anything they send is dropped, and an oversized
+        # message ends the socket.
+        if message["type"] == "websocket.disconnect":
+            self._finish(None)
+            return
+        size = len(message.get("text") or "") + len(message.get("bytes") or b"")
+        if size > self._policy.max_message_bytes:
+            self._finish(CloseCode.MESSAGE_TOO_BIG)
+
+    # --- the clock -----------------------------------------------------------------------------------
+
+    def _arm(self) -> None:
+        self._due_at = min(self._last_sent_at + self._policy.heartbeat_s, self._expires_at)
+        self._timer = asyncio.get_running_loop().call_at(self._due_at, self._time_is_up)
+
+    def _time_is_up(self) -> None:
+        self._timer = None
+        if self._done.done():
+            return
+        try:
+            if self._expires_at <= self._due_at:
+                self._finish(CloseCode.TOKEN_EXPIRED)
+                return
+            # The beat was due, unless a frame went out meanwhile (it proved the link alive): then the
+            # timer is set again, heartbeat_s from that frame.
+            if self._last_sent_at + self._policy.heartbeat_s <= self._due_at:
+                if self._pending is None:
+                    result = self._channel.write_text(heartbeat_text(self._last_seq, self._clock()))
+                    if result is WriteResult.GONE:
+                        self._finish(None)
+                        return
+                # Written, or the socket is backed up with frames (an event waits to go out): either
+                # way it is not quiet now.
+                self._last_sent_at = asyncio.get_running_loop().time()
+            self._arm()
+        except Exception as error:
+            self._fail(error)
+
+    # --- the outcome ---------------------------------------------------------------------------------
+
+    def _finish(self, code: CloseCode | None) -> None:
+        if not self._done.done():
+            self._done.set_result(code)
+
+    def _fail(self, error: BaseException) -> None:
+        if not self._done.done():
+            self._done.set_exception(error)
 
 
 def heartbeat_text(seq: int, at_s: float) -> str:

@@ -7,6 +7,10 @@ the iteration ends; the app reconnects with ``?since=`` and the connector's repl
 Nothing is lost silently and memory stays bounded.
 
 Frames the edge makes itself (alerts) carry the last delivered ``seq`` and do not advance it.
+
+The consumer either iterates the stream or has it push events (:meth:`RelayEventStream.push_to`, what the
+edge's event socket does): then each event is handed over from the tunnel reader's own call, and the queue
+fills only while the consumer says it can take no more.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from edge.tunnel.messages import AgentEvent, Principal
 
 if TYPE_CHECKING:
+    from edge.events.push import EventConsumer
     from edge.relay.link import EdgeLink
 
 
@@ -41,10 +46,12 @@ class RelayEventStream:
 
     __slots__ = (
         "_closed",
+        "_consumer",
         "_ended",
         "_now",
         "_on_close",
         "_on_overflow",
+        "_paused",
         "_queue",
         "_waiter",
         "attached",
@@ -83,6 +90,8 @@ class RelayEventStream:
         self._now = now
         self._queue: list[AgentEvent] | None = None
         self._waiter: asyncio.Future[None] | None = None
+        self._consumer: EventConsumer | None = None
+        self._paused = False
         self._ended = False
         self._closed = False
 
@@ -127,6 +136,7 @@ class RelayEventStream:
         """The connector ended the stream: deliver what is queued, then stop."""
         self._ended = True
         self._wake()
+        self._push()
 
     def end_with_resync(self, reason: str) -> None:
         """Deliver what is queued, then an ``alert`` of kind ``resync``, then stop."""
@@ -157,10 +167,40 @@ class RelayEventStream:
             self._closed = True
             self._ended = True
             self._queue = None
+            self._consumer = None
             self._wake()
             self._on_close(self)
 
+    def push_to(self, consumer: EventConsumer) -> None:
+        """Push mode (``edge.events.push.PushEventStream``), instead of iteration: hand ``consumer`` what
+        is queued and every later event, in order, as it arrives, then the end. While the consumer says it
+        can take no more, events queue here as for a slow iterating consumer."""
+        self._consumer = consumer
+        self.resume()
+
+    def resume(self) -> None:
+        """The consumer takes events again: hand it what is queued."""
+        self._paused = False
+        self._push()
+
+    def _push(self) -> None:
+        while (consumer := self._consumer) is not None and not self._paused:
+            if self._queue:
+                event = self._queue.pop(0)
+                if not self._queue:
+                    self._queue = None
+                self._paused = not consumer.take(event)
+            elif self._ended:
+                self._consumer = None
+                consumer.stream_ended()
+            else:
+                return
+
     def _put(self, event: AgentEvent) -> None:
+        consumer = self._consumer
+        if consumer is not None and not self._paused and self._queue is None:
+            self._paused = not consumer.take(event)  # the usual case: straight through, no list
+            return
         if self._queue is None:
             self._queue = [event]
         else:

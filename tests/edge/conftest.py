@@ -115,7 +115,14 @@ EdgeFactory = Callable[..., Any]
 
 
 @pytest.fixture
+def make_upstream() -> Callable[[], FakeUpstream]:
+    """The upstream each edge of :func:`make_edge` gets unless given one (test modules override this)."""
+    return FakeUpstream
+
+
+@pytest.fixture
 async def make_edge(
+    make_upstream: Callable[[], FakeUpstream],
     idp: IdentityProvider,
     tmp_path: Path,
     ca_file: Path,
@@ -135,7 +142,7 @@ async def make_edge(
             admin=AdminListener(host="127.0.0.1", port=0),
             server=ServerLimits(graceful_shutdown_s=1),
         )
-        fake = upstream or FakeUpstream()
+        fake = upstream or make_upstream()
         server = EdgeServer(config=config, upstream=fake, ssl_context_factory=lambda: server_ssl_context)
         await server.start()
         edge = Edge(

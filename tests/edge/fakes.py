@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from edge.relay.stream import RelayEventStream
 from edge.tunnel.errors import Conflict
 from edge.tunnel.messages import AgentEvent, AgentId, Principal, TunnelRequest, TunnelResponse
 
@@ -43,6 +44,31 @@ class FakeEventStream:
         self.closed.set()
 
 
+class PushingEventStream(RelayEventStream):
+    """The relay's own stream, fed by the test: the event socket has it push (what production runs),
+    where a :class:`FakeEventStream` can only be iterated. Its queue holds ``max_queued_events``."""
+
+    def __init__(self, principal: Principal, since: int | None, *, max_queued_events: int = 100_000) -> None:
+        super().__init__(
+            principal=principal,
+            since=since,
+            max_queued_events=max_queued_events,
+            on_close=lambda _stream: self.closed.set(),
+            on_overflow=lambda _stream: None,
+        )
+        self.closed = asyncio.Event()
+        self.attached.set_result(None)
+
+    def push(self, seq: int, type_: str, data: dict[str, object] | None = None) -> None:
+        frame = {"seq": seq, "type": type_, "at": "2026-11-21T10:00:00.000Z", "data": data or {}}
+        self.deliver(AgentEvent(self.principal.agent_id, seq, type_, json.dumps(frame)))
+
+
+FakeStream = FakeEventStream | PushingEventStream
+StreamFactory = Callable[[Principal, int | None], FakeStream]
+STREAM_KINDS = {"push": PushingEventStream, "iterate": FakeEventStream}
+"""The two ways an event socket takes its stream's events (``edge.events.push``), for parametrized tests."""
+
 Handler = Callable[[TunnelRequest], Awaitable[TunnelResponse]]
 
 
@@ -64,18 +90,19 @@ class FakeUpstream:
     handler: Handler = echo
     ready: bool = True
     requests: list[TunnelRequest] = field(default_factory=list)
-    opened: asyncio.Queue[FakeEventStream] = field(default_factory=asyncio.Queue)
+    opened: asyncio.Queue[FakeStream] = field(default_factory=asyncio.Queue)
     open_error: Exception | None = None
     connections: int = 1
+    make_stream: StreamFactory = FakeEventStream
 
     async def request(self, request: TunnelRequest, *, timeout_s: float) -> TunnelResponse:
         self.requests.append(request)
         return await self.handler(request)
 
-    async def open_events(self, principal: Principal, *, since: int | None) -> FakeEventStream:
+    async def open_events(self, principal: Principal, *, since: int | None) -> FakeStream:
         if self.open_error is not None:
             raise self.open_error
-        stream = FakeEventStream(principal, since)
+        stream = self.make_stream(principal, since)
         self.opened.put_nowait(stream)
         return stream
 

@@ -1,6 +1,7 @@
 """Heartbeats on the event socket only when it is quiet: a heartbeat once ``heartbeat_s`` passed without
 any frame sent, none on a socket busy with events, and the app's rule (no frame for 2 × ``heartbeat_s``
-→ reconnect) kept. Real edge, real TLS, the websockets client; times measured where the client reads."""
+→ reconnect) kept. Real edge, real TLS, the websockets client; times measured where the client reads.
+Each with a stream that pushes (the relay's) and one that can only be iterated."""
 
 from __future__ import annotations
 
@@ -9,14 +10,22 @@ import itertools
 import json
 import ssl
 import time
+from collections.abc import Callable
 from typing import Any
 
+import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from edge.events.socket import heartbeat_text
 from tests.edge.conftest import Edge, EdgeFactory
-from tests.edge.fakes import FakeEventStream
+from tests.edge.fakes import STREAM_KINDS, FakeStream, FakeUpstream
 from tests.support.timing import seconds
+
+
+@pytest.fixture(params=sorted(STREAM_KINDS))
+def make_upstream(request: pytest.FixtureRequest) -> Callable[[], FakeUpstream]:
+    return lambda: FakeUpstream(make_stream=STREAM_KINDS[request.param])
+
 
 HEARTBEAT_S = seconds(0.3)
 # Arrival times are the client's: a frame's trip over loopback is far below this slack.
@@ -70,7 +79,7 @@ async def test_a_busy_socket_gets_no_heartbeat(
         asyncio.timeout(seconds(10)),
         connect(edge.ws_url, ssl=client_ssl_context, additional_headers=edge.auth(), proxy=None) as ws,
     ):
-        stream: FakeEventStream = await edge.upstream.opened.get()
+        stream: FakeStream = await edge.upstream.opened.get()
         # An event every quarter of heartbeat_s, for three heartbeat periods: every frame is an event.
         for seq in range(1, 13):
             stream.push(seq, "agent.updated")
@@ -87,7 +96,7 @@ async def test_after_a_burst_the_first_heartbeat_comes_heartbeat_s_after_the_las
         asyncio.timeout(seconds(10)),
         connect(edge.ws_url, ssl=client_ssl_context, additional_headers=edge.auth(), proxy=None) as ws,
     ):
-        stream: FakeEventStream = await edge.upstream.opened.get()
+        stream: FakeStream = await edge.upstream.opened.get()
         # A burst over 1.5 heartbeat periods: a fixed schedule from the socket's start would beat at
         # 1 (inside the burst) and 2 periods, half a period after the last event.
         last_event_at = 0.0

@@ -1,7 +1,8 @@
 """The trimmed WebSocket protocol the public listener runs (edge.events.protocol) and the event socket's
-two-task shape: its primitives on their own, and over real TLS sockets what an open socket keeps (no
-handshake headers, no bearer token, two tasks), flow control when the client stops reading, heartbeats
-on schedule while the client talks, and a closed socket giving back its stream and its cap slot."""
+one-task shape: its primitives on their own, and over real TLS sockets what an open socket keeps (no
+handshake headers, no bearer token, one task waiting on one future), flow control when the client stops
+reading, heartbeats on schedule while the client talks, and a closed socket giving back its stream and
+its cap slot; each with a stream that pushes (the relay's) and one that can only be iterated."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import asyncio
 import gc
 import json
 import ssl
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -27,8 +29,14 @@ from edge.events.protocol import (
 from edge.hygiene.context import SCOPE_KEY
 from edge.tunnel.messages import AgentEvent
 from tests.edge.conftest import Edge, EdgeFactory
+from tests.edge.fakes import STREAM_KINDS, FakeUpstream, PushingEventStream
 from tests.edge.test_events import close_code, frame, next_stream
 from tests.support.timing import seconds
+
+
+@pytest.fixture(params=sorted(STREAM_KINDS))
+def make_upstream(request: pytest.FixtureRequest) -> Callable[[], FakeUpstream]:
+    return lambda: FakeUpstream(make_stream=STREAM_KINDS[request.param])
 
 
 async def test_inbox_is_fifo_and_get_waits_for_a_put() -> None:
@@ -161,10 +169,10 @@ async def test_an_open_socket_keeps_neither_the_handshake_nor_the_token(
         assert header_lists == []
 
 
-async def test_an_open_socket_costs_the_edge_two_tasks(
+async def test_an_open_socket_costs_the_edge_one_task_or_two_for_a_stream_that_cannot_push(
     edge: Edge, client_ssl_context: ssl.SSLContext
 ) -> None:
-    async def open_socket(agent: str) -> ClientConnection:
+    async def open_socket(agent: str) -> tuple[ClientConnection, object]:
         # No client keepalive: its task would be counted with the edge's.
         ws = await connect(
             edge.ws_url,
@@ -173,21 +181,27 @@ async def test_an_open_socket_costs_the_edge_two_tasks(
             proxy=None,
             ping_interval=None,
         )
-        (await next_stream(edge)).push(1, "snapshot")
+        stream = await next_stream(edge)
+        stream.push(1, "snapshot")
         await frame(ws)
-        return ws
+        return ws, stream
 
     async with asyncio.timeout(seconds(10)):
-        warm = await open_socket("1000")
+        warm, stream = await open_socket("1000")
         before = asyncio.all_tasks()
-        sockets = [await open_socket(str(1001 + n)) for n in range(3)]
+        sockets = [(await open_socket(str(1001 + n)))[0] for n in range(3)]
         # The rate limiter's memory storage runs an expiry task of its own now and then: not per socket.
         added = {
             task
             for task in asyncio.all_tasks() - before
             if not _coroutine_name(task).startswith("MemoryStorage.")
         }
-        assert len(added) == 2 * len(sockets), sorted(map(_coroutine_name, added))
+        per_socket = 1 if isinstance(stream, PushingEventStream) else 2
+        assert len(added) == per_socket * len(sockets), sorted(map(_coroutine_name, added))
+        # The socket's own task waits on one future: nothing of the event socket's under the relay.
+        for task in added:
+            if _coroutine_name(task) == "WebSocketsSansIOProtocol.run_asgi":
+                assert _awaited_chain(task)[-1] == "SocketRelay.run"
         for ws in [warm, *sockets]:
             await ws.close()
 

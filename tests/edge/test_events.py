@@ -1,12 +1,13 @@
 """The event socket over real TLS with the websockets client: bearer and ticket auth, ``since``,
-heartbeats, the per-agent cap, token expiry, and a close code for every way it can end."""
+heartbeats, the per-agent cap, token expiry, and a close code for every way it can end; each with a
+stream that pushes (the relay's, what production runs) and one that can only be iterated."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,8 +18,13 @@ from websockets.exceptions import ConnectionClosed
 from edge.events.close_codes import CloseCode
 from edge.tunnel.errors import Unavailable
 from tests.edge.conftest import Edge, EdgeFactory
-from tests.edge.fakes import FakeEventStream
+from tests.edge.fakes import STREAM_KINDS, FakeEventStream, FakeStream, FakeUpstream, PushingEventStream
 from tests.support.timing import seconds
+
+
+@pytest.fixture(params=sorted(STREAM_KINDS))
+def make_upstream(request: pytest.FixtureRequest) -> Callable[[], FakeUpstream]:
+    return lambda: FakeUpstream(make_stream=STREAM_KINDS[request.param])
 
 
 @asynccontextmanager
@@ -43,7 +49,7 @@ async def close_code(ws: ClientConnection) -> int:
     return closed.value.rcvd.code
 
 
-async def next_stream(edge: Edge) -> FakeEventStream:
+async def next_stream(edge: Edge) -> FakeStream:
     return await edge.upstream.opened.get()
 
 
@@ -164,16 +170,51 @@ async def test_socket_closes_when_the_token_expires(edge: Edge, client_ssl_conte
         assert await close_code(ws) == CloseCode.TOKEN_EXPIRED
 
 
-async def test_stream_end_and_stream_failure_are_upstream_lost(
-    edge: Edge, client_ssl_context: ssl.SSLContext
+async def test_stream_end_is_upstream_lost(edge: Edge, client_ssl_context: ssl.SSLContext) -> None:
+    async with asyncio.timeout(seconds(10)), socket(edge, client_ssl_context, headers=edge.auth()) as ws:
+        (await next_stream(edge)).end()
+        assert await close_code(ws) == CloseCode.UPSTREAM_LOST
+
+
+async def test_an_iterated_stream_failing_with_an_api_error_is_upstream_lost(
+    make_edge: EdgeFactory, client_ssl_context: ssl.SSLContext
 ) -> None:
-    async with asyncio.timeout(seconds(10)):
-        async with socket(edge, client_ssl_context, headers=edge.auth()) as ws:
-            (await next_stream(edge)).end()
-            assert await close_code(ws) == CloseCode.UPSTREAM_LOST
-        async with socket(edge, client_ssl_context, headers=edge.auth()) as ws:
-            (await next_stream(edge)).queue.put_nowait(Unavailable("tunnel_lost", "The tunnel went down."))
-            assert await close_code(ws) == CloseCode.UPSTREAM_LOST
+    edge: Edge = await make_edge(FakeUpstream(make_stream=FakeEventStream))
+    async with asyncio.timeout(seconds(10)), socket(edge, client_ssl_context, headers=edge.auth()) as ws:
+        stream = await next_stream(edge)
+        assert isinstance(stream, FakeEventStream)
+        stream.queue.put_nowait(Unavailable("tunnel_lost", "The tunnel went down."))
+        assert await close_code(ws) == CloseCode.UPSTREAM_LOST
+
+
+async def test_an_iterated_stream_failing_with_a_bug_is_an_internal_error(
+    make_edge: EdgeFactory, client_ssl_context: ssl.SSLContext
+) -> None:
+    edge: Edge = await make_edge(FakeUpstream(make_stream=FakeEventStream))
+    async with asyncio.timeout(seconds(10)), socket(edge, client_ssl_context, headers=edge.auth()) as ws:
+        stream = await next_stream(edge)
+        assert isinstance(stream, FakeEventStream)
+        stream.queue.put_nowait(RuntimeError("a bug"))
+        assert await close_code(ws) == CloseCode.INTERNAL_ERROR
+
+
+async def test_a_pushing_stream_ended_with_resync_sends_the_alert_then_upstream_lost(
+    make_edge: EdgeFactory, client_ssl_context: ssl.SSLContext
+) -> None:
+    edge: Edge = await make_edge(FakeUpstream(make_stream=PushingEventStream))
+    async with asyncio.timeout(seconds(10)), socket(edge, client_ssl_context, headers=edge.auth()) as ws:
+        stream = await next_stream(edge)
+        assert isinstance(stream, PushingEventStream)
+        stream.push(7, "snapshot")
+        assert (await frame(ws))["seq"] == 7
+        stream.end_with_resync("connector_queue_full")
+        alert = await frame(ws)
+        assert (alert["type"], alert["seq"], alert["data"]) == (
+            "alert",
+            7,
+            {"kind": "resync", "reason": "connector_queue_full"},
+        )
+        assert await close_code(ws) == CloseCode.UPSTREAM_LOST
 
 
 async def test_oversized_client_message_closes_the_socket(

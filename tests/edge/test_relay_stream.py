@@ -1,5 +1,6 @@
 """edge.relay.stream.RelayEventStream on its own: order, the end of the stream, the overflow policy, and
-that an idle stream holds no queue (it lives once per open event socket)."""
+that an idle stream holds no queue (it lives once per open event socket); iterated, and pushing into a
+consumer (``edge.events.push``)."""
 
 from __future__ import annotations
 
@@ -97,3 +98,79 @@ async def test_a_cancelled_consumer_leaves_the_event_for_the_next_read() -> None
     consumer.cancel()
     async with asyncio.timeout(seconds(1)):
         assert (await anext(stream)).seq == 1
+
+
+class _Consumer:
+    """Takes events while ``taking``; records everything it was handed, and the end."""
+
+    def __init__(self) -> None:
+        self.taken: list[int] = []
+        self.taking = True
+        self.ended = 0
+
+    def take(self, event: AgentEvent) -> bool:
+        self.taken.append(event.seq)
+        return self.taking
+
+    def stream_ended(self, error: BaseException | None = None) -> None:
+        assert error is None
+        self.ended += 1
+
+
+async def test_pushing_hands_what_is_queued_first_then_each_event_as_it_arrives() -> None:
+    stream, _ = _stream()
+    stream.deliver(_event(1))
+    consumer = _Consumer()
+    stream.push_to(consumer)
+    assert consumer.taken == [1]
+    stream.deliver(_event(2))
+    stream.deliver(_event(2))  # a duplicate is dropped as when iterated
+    assert consumer.taken == [1, 2]
+    assert stream.queued == 0
+
+
+async def test_a_consumer_that_takes_no_more_gets_the_queue_when_it_resumes() -> None:
+    stream, _ = _stream()
+    consumer = _Consumer()
+    stream.push_to(consumer)
+    consumer.taking = False
+    stream.deliver(_event(1))  # taken, and the consumer can take no more
+    stream.deliver(_event(2))
+    stream.deliver(_event(3))
+    assert (consumer.taken, stream.queued) == ([1], 2)
+    consumer.taking = True
+    stream.resume()
+    assert (consumer.taken, stream.queued) == ([1, 2, 3], 0)
+
+
+async def test_pushing_past_the_bound_ends_with_resync_after_what_was_queued() -> None:
+    stream, calls = _stream(max_queued_events=2)
+    consumer = _Consumer()
+    stream.push_to(consumer)
+    consumer.taking = False
+    for seq in range(1, 6):
+        stream.deliver(_event(seq))
+    assert calls == ["overflow"]
+    assert consumer.ended == 0  # not before the consumer had what was queued
+    consumer.taking = True
+    stream.resume()
+    assert consumer.taken[:3] == [1, 2, 3]
+    assert len(consumer.taken) == 4  # then the resync alert (an edge-made frame, the last seq)
+    assert consumer.taken[3] == 3
+    assert consumer.ended == 1
+
+
+async def test_the_end_reaches_a_pushed_consumer_once_and_close_stops_the_pushing() -> None:
+    stream, _ = _stream()
+    consumer = _Consumer()
+    stream.push_to(consumer)
+    stream.end()
+    stream.end()
+    assert consumer.ended == 1
+    other, _ = _stream()
+    second = _Consumer()
+    other.push_to(second)
+    await other.close()
+    other.deliver(_event(1))
+    assert second.taken == []
+    assert second.ended == 0
