@@ -1,7 +1,7 @@
 """Benchmark (not a test): µs per received WebSocket message, WebSocketPipe with and without its fast path.
 
     PYTHONPATH=. .venv/bin/python benchmarks/websocket_receive.py [--number 5000] [--repeat 5]
-        [--messages 20000] [--loop uvloop|asyncio] [--skip-loopback]
+        [--messages 20000] [--paced 2000] [--pause-s 0.001] [--loop uvloop|asyncio] [--skip-loopback]
 
 Part 1, bytes in, messages out (no network, no event loop): ``WebSocketPipe.receive()`` over a scripted
 pipe that hands out one chunk per read, as the TLS pipe does, with ``fast_path=False`` (the ``websockets``
@@ -11,10 +11,12 @@ notification) and 12 KB (a 16-bit length; a TLS pipe reads at most 16 KiB at a t
 spans reads and goes to the protocol anyway), and ten 200 B messages in one chunk.
 
 Part 2, loopback: the whole ``receive()`` over a :class:`TlsPipe` (TLS 1.3, ``127.0.0.1``). A
-``websockets`` server in a child process sends ``messages`` ~2 KB text messages as fast as it can; the
-client's CPU time per message (``process_time``: the server's CPU is in the other process) for the fast
-path, the protocol alone, and ``websockets.asyncio.client`` (what the bench's event sockets used before:
-a Connection with its own reader and assembler). On this shared 2-core machine figures move by ±10 %:
+``websockets`` server in a child process sends ~2 KB text messages, ``messages`` of them back to back
+(reads then carry several), then ``paced`` of them ``pause_s`` apart (one message per read and per
+wake-up, as an event socket at one event a second sees them); the client's CPU time per message while
+they came (``process_time``: the server's CPU is in the other process) for the fast path, the protocol
+alone, and ``websockets.asyncio.client`` (what the bench's event sockets used before: a Connection with
+its own reader task and assembler). On this shared 2-core machine figures move by ±10 %:
 compare runs made back to back.
 """
 
@@ -28,6 +30,7 @@ import ssl
 import tempfile
 import time
 from collections.abc import Callable, Coroutine
+from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -103,13 +106,15 @@ def bytes_in_messages_out(*, number: int, repeat: int) -> None:
 
 
 def _serve(cert_file: str, key_file: str, text: str, ready: Connection) -> None:
-    """The child process: a websockets server that, asked ``go N``, sends N copies of ``text``."""
+    """The child process: a websockets server that, asked ``go N PAUSE_S``, sends N copies of ``text``,
+    pausing ``PAUSE_S`` after each (0: none)."""
 
     async def handler(connection: ServerConnection) -> None:
-        command = await connection.recv()
-        count = int(str(command).split()[1])
-        for _ in range(count):
+        _, count, pause_s = str(await connection.recv()).split()
+        for _ in range(int(count)):
             await connection.send(text)
+            if float(pause_s):
+                await asyncio.sleep(float(pause_s))
         await connection.close()
 
     async def main() -> None:
@@ -122,7 +127,12 @@ def _serve(cert_file: str, key_file: str, text: str, ready: Connection) -> None:
     uvloop.run(main())
 
 
-async def _through_websocket_pipe(port: int, trust: ssl.SSLContext, count: int, *, fast_path: bool) -> None:
+Timing = tuple[float, float]  # (client CPU s, wall s) while the messages came
+
+
+async def _through_websocket_pipe(
+    port: int, trust: ssl.SSLContext, command: str, *, fast_path: bool
+) -> Timing:
     pipe = await TlsPipe.connect("127.0.0.1", port, ssl_context=trust, server_hostname="localhost")
     websocket = await WebSocketPipe.handshake(
         pipe,
@@ -131,14 +141,16 @@ async def _through_websocket_pipe(port: int, trust: ssl.SSLContext, count: int, 
         max_message_bytes=MAX_MESSAGE_BYTES,
         fast_path=fast_path,
     )
-    await websocket.send_text([f"go {count}"])
-    for _ in range(count):
-        if await websocket.receive() is None:
-            raise RuntimeError("the server closed early")
+    cpu, wall = time.process_time(), time.perf_counter()
+    await websocket.send_text([command])
+    while await websocket.receive() is not None:
+        pass
+    timing = time.process_time() - cpu, time.perf_counter() - wall
     await websocket.close(5)
+    return timing
 
 
-async def _through_websockets_connection(port: int, trust: ssl.SSLContext, count: int) -> None:
+async def _through_websockets_connection(port: int, trust: ssl.SSLContext, command: str) -> Timing:
     async with connect(
         f"wss://localhost:{port}/",
         ssl=trust,
@@ -146,27 +158,21 @@ async def _through_websockets_connection(port: int, trust: ssl.SSLContext, count
         ping_interval=None,
         max_size=MAX_MESSAGE_BYTES,
     ) as websocket:
-        await websocket.send(f"go {count}")
-        for _ in range(count):
-            await websocket.recv()
+        cpu, wall = time.process_time(), time.perf_counter()
+        await websocket.send(command)
+        async for _ in websocket:
+            pass
+        return time.process_time() - cpu, time.perf_counter() - wall
 
 
-def _cpu_us_per_message(
-    run_once: Callable[[], Coroutine[Any, Any, None]], count: int, loop: str
-) -> tuple[float, float]:
-    """(client CPU µs, wall µs) per message for one connection receiving ``count`` messages."""
-    runner = uvloop.run if loop == "uvloop" else asyncio.run
-    cpu, wall = time.process_time(), time.perf_counter()
-    runner(run_once())
-    return (time.process_time() - cpu) / count * 1e6, (time.perf_counter() - wall) / count * 1e6
-
-
-def over_loopback(*, messages: int, repeat: int, loop: str) -> None:
+def over_loopback(*, bursts: int, paced: int, pause_s: float, repeat: int, loop: str) -> None:
     authority = trustme.CA()
     leaf = authority.issue_cert("localhost", "127.0.0.1")
     trust = ssl.create_default_context()
     authority.configure_trust(trust)
     text = event_text(2000)
+    runner = uvloop.run if loop == "uvloop" else asyncio.run
+    runs = (("back to back", bursts, 0.0), (f"{pause_s * 1e3:g} ms apart", paced, pause_s))
     with tempfile.TemporaryDirectory() as folder:
         cert_file, key_file = Path(folder, "cert.pem"), Path(folder, "key.pem")
         leaf.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
@@ -178,39 +184,51 @@ def over_loopback(*, messages: int, repeat: int, loop: str) -> None:
         child.start()
         try:
             port = ours.recv()
-            variants: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
-                "websockets.asyncio.client": lambda: _through_websockets_connection(port, trust, messages),
-                "WebSocketPipe, protocol": lambda: _through_websocket_pipe(
-                    port, trust, messages, fast_path=False
-                ),
-                "WebSocketPipe, fast path": lambda: _through_websocket_pipe(
-                    port, trust, messages, fast_path=True
-                ),
-            }
-            best = {name: (float("inf"), float("inf")) for name in variants}
-            for _ in range(repeat):
-                for name, variant in variants.items():
-                    best[name] = min(best[name], _cpu_us_per_message(variant, messages, loop))
+            for label, count, pause in runs:
+                command = f"go {count} {pause}"
+                variants: dict[str, Callable[[], Coroutine[Any, Any, Timing]]] = {
+                    "websockets.asyncio.client": partial(
+                        _through_websockets_connection, port, trust, command
+                    ),
+                    "WebSocketPipe, protocol": partial(
+                        _through_websocket_pipe, port, trust, command, fast_path=False
+                    ),
+                    "WebSocketPipe, fast path": partial(
+                        _through_websocket_pipe, port, trust, command, fast_path=True
+                    ),
+                }
+                best = {name: (float("inf"), float("inf")) for name in variants}
+                for _ in range(repeat):
+                    for name, variant in variants.items():
+                        best[name] = min(best[name], runner(variant()))
+                print(f"receive() over loopback TLS, {loop}: {count} x {len(text)} B messages {label}")
+                print(f"  {'client':28s} {'CPU/msg':>9s} {'wall/msg':>10s}")
+                for name, (cpu_s, wall_s) in best.items():
+                    print(f"  {name:28s} {cpu_s / count * 1e6:7.2f}µs {wall_s / count * 1e6:8.1f}µs")
         finally:
             child.kill()
             child.join()
-    print(f"receive() over loopback TLS, {messages} x {len(text)} B messages, {loop}: client µs per message")
-    print(f"  {'client':28s} {'CPU':>9s} {'wall':>9s}")
-    for name, (cpu_us, wall_us) in best.items():
-        print(f"  {name:28s} {cpu_us:7.2f}µs {wall_us:7.2f}µs")
 
 
 def main() -> None:
     arguments = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     arguments.add_argument("--number", type=int, default=5000, help="messages per timed run (part 1)")
     arguments.add_argument("--repeat", type=int, default=5, help="timed runs; the best counts")
-    arguments.add_argument("--messages", type=int, default=20000, help="messages per connection (part 2)")
+    arguments.add_argument("--messages", type=int, default=20000, help="messages back to back (part 2)")
+    arguments.add_argument("--paced", type=int, default=2000, help="messages sent --pause-s apart (part 2)")
+    arguments.add_argument("--pause-s", type=float, default=0.001, help="the server's pause between those")
     arguments.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     arguments.add_argument("--skip-loopback", action="store_true", help="part 1 only")
     options = arguments.parse_args()
     bytes_in_messages_out(number=options.number, repeat=options.repeat)
     if not options.skip_loopback:
-        over_loopback(messages=options.messages, repeat=options.repeat, loop=options.loop)
+        over_loopback(
+            bursts=options.messages,
+            paced=options.paced,
+            pause_s=options.pause_s,
+            repeat=options.repeat,
+            loop=options.loop,
+        )
 
 
 if __name__ == "__main__":
