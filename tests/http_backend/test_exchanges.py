@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import httpcore
 import httpx
@@ -31,6 +32,28 @@ def client(
     return httpx.AsyncClient(transport=transport, trust_env=False, timeout=timeout)
 
 
+@asynccontextmanager
+async def exchange(
+    tls_layer: TlsLayer,
+    server_ssl_context: ssl.SSLContext,
+    client_ssl_context: ssl.SSLContext,
+    *,
+    keep_alive_s: int = 5,
+    max_connections: int = 4,
+    read_timeout_s: float = 5,
+) -> AsyncIterator[tuple[ExchangeApp, str, httpx.AsyncClient]]:
+    """A fresh ExchangeApp under uvicorn over TLS and a client for it, the whole bounded in time."""
+    app = ExchangeApp()
+    async with (
+        asyncio.timeout(seconds(10)),
+        running_uvicorn(app, ssl_context=server_ssl_context, keep_alive_s=keep_alive_s) as url,
+        client(
+            tls_layer, client_ssl_context, max_connections=max_connections, read_timeout_s=read_timeout_s
+        ) as http,
+    ):
+        yield app, url, http
+
+
 async def until(condition: Callable[[], bool]) -> None:
     """Wait for ``condition`` (a state the loop reaches on its own); the caller bounds the time."""
     while not condition():
@@ -40,12 +63,7 @@ async def until(condition: Callable[[], bool]) -> None:
 async def test_sequential_requests_reuse_one_connection(
     tls_layer: TlsLayer, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
 ) -> None:
-    app = ExchangeApp()
-    async with (
-        asyncio.timeout(seconds(10)),
-        running_uvicorn(app, ssl_context=server_ssl_context) as url,
-        client(tls_layer, client_ssl_context) as http,
-    ):
+    async with exchange(tls_layer, server_ssl_context, client_ssl_context) as (app, url, http):
         for _ in range(3):
             response = await http.get(f"{url}/hello")
             assert response.text == "ok"
@@ -58,11 +76,10 @@ async def test_sequential_requests_reuse_one_connection(
 async def test_a_connection_the_server_closed_while_idle_is_noticed_and_replaced(
     tls_layer: TlsLayer, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
 ) -> None:
-    app = ExchangeApp()
-    async with (
-        asyncio.timeout(seconds(10)),
-        running_uvicorn(app, ssl_context=server_ssl_context, keep_alive_s=1) as url,
-        client(tls_layer, client_ssl_context) as http,
+    async with exchange(tls_layer, server_ssl_context, client_ssl_context, keep_alive_s=1) as (
+        app,
+        url,
+        http,
     ):
         first = await http.get(f"{url}/hello")
         stream = first.extensions["network_stream"]
@@ -77,11 +94,10 @@ async def test_a_connection_the_server_closed_while_idle_is_noticed_and_replaced
 async def test_concurrent_requests_share_the_pool(
     tls_layer: TlsLayer, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
 ) -> None:
-    app = ExchangeApp()
-    async with (
-        asyncio.timeout(seconds(10)),
-        running_uvicorn(app, ssl_context=server_ssl_context) as url,
-        client(tls_layer, client_ssl_context, max_connections=3) as http,
+    async with exchange(tls_layer, server_ssl_context, client_ssl_context, max_connections=3) as (
+        app,
+        url,
+        http,
     ):
         responses = await asyncio.gather(*(http.get(f"{url}/bytes/{n}") for n in range(1, 31)))
         assert [response.content for response in responses] == [pattern(n) for n in range(1, 31)]
@@ -95,12 +111,7 @@ async def test_responses_of_any_size_arrive_whole(
     server_ssl_context: ssl.SSLContext,
     client_ssl_context: ssl.SSLContext,
 ) -> None:
-    app = ExchangeApp()
-    async with (
-        asyncio.timeout(seconds(10)),
-        running_uvicorn(app, ssl_context=server_ssl_context) as url,
-        client(tls_layer, client_ssl_context) as http,
-    ):
+    async with exchange(tls_layer, server_ssl_context, client_ssl_context) as (app, url, http):
         response = await http.get(f"{url}/bytes/{size}")
         assert len(response.content) == size
         assert digest(response.content) == digest(pattern(size))
@@ -112,12 +123,7 @@ async def test_responses_of_any_size_arrive_whole(
 async def test_a_chunked_response_arrives_whole_also_when_streamed(
     tls_layer: TlsLayer, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
 ) -> None:
-    app = ExchangeApp()
-    async with (
-        asyncio.timeout(seconds(10)),
-        running_uvicorn(app, ssl_context=server_ssl_context) as url,
-        client(tls_layer, client_ssl_context) as http,
-    ):
+    async with exchange(tls_layer, server_ssl_context, client_ssl_context) as (_app, url, http):
         response = await http.get(f"{url}/chunks/300")
         assert response.headers["transfer-encoding"] == "chunked"
         assert response.content == pattern(1000) * 300
@@ -136,12 +142,7 @@ async def test_request_bodies_arrive_whole(
             await asyncio.sleep(0)  # a body produced a piece at a time, sent chunked
             yield large[start : start + 10_000]
 
-    app = ExchangeApp()
-    async with (
-        asyncio.timeout(seconds(10)),
-        running_uvicorn(app, ssl_context=server_ssl_context) as url,
-        client(tls_layer, client_ssl_context) as http,
-    ):
+    async with exchange(tls_layer, server_ssl_context, client_ssl_context) as (app, url, http):
         small = await http.put(f"{url}/echo", content=b"<User><state>READY</state></User>")
         assert small.text == f"33 {digest(b'<User><state>READY</state></User>')}"
         big = await http.post(f"{url}/echo", content=large)
@@ -154,11 +155,10 @@ async def test_request_bodies_arrive_whole(
 async def test_a_read_timeout_is_httpx_read_timeout_and_the_next_request_works(
     tls_layer: TlsLayer, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
 ) -> None:
-    app = ExchangeApp()
-    async with (
-        asyncio.timeout(seconds(10)),
-        running_uvicorn(app, ssl_context=server_ssl_context) as url,
-        client(tls_layer, client_ssl_context, read_timeout_s=0.2) as http,
+    async with exchange(tls_layer, server_ssl_context, client_ssl_context, read_timeout_s=0.2) as (
+        _app,
+        url,
+        http,
     ):
         with pytest.raises(httpx.ReadTimeout) as caught:
             await http.get(f"{url}/stall")
@@ -169,12 +169,7 @@ async def test_a_read_timeout_is_httpx_read_timeout_and_the_next_request_works(
 async def test_the_stream_describes_its_connection(
     tls_layer: TlsLayer, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
 ) -> None:
-    app = ExchangeApp()
-    async with (
-        asyncio.timeout(seconds(10)),
-        running_uvicorn(app, ssl_context=server_ssl_context) as url,
-        client(tls_layer, client_ssl_context) as http,
-    ):
+    async with exchange(tls_layer, server_ssl_context, client_ssl_context) as (app, url, http):
         response = await http.get(f"{url}/hello")
         stream = response.extensions["network_stream"]
         assert stream.get_extra_info("ssl_object").version() in ("TLSv1.2", "TLSv1.3")
