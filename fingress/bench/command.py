@@ -242,14 +242,19 @@ def _cpu_used(
     before: Mapping[str, CpuReading | None], after: Mapping[str, CpuReading | None]
 ) -> dict[str, float]:
     """CPU seconds each tier used between two :func:`_cpu` readings (the whole scenario, including its
-    set-up and tear-down phases); a tier with any process restarted in between (its pids differ) is left
-    out: the CPU its processes used before they stopped can no longer be read."""
+    set-up and tear-down phases). A tier whose processes were all replaced in between (a storm's restart)
+    is reported as ``<tier>_since_restart``: its new processes' CPU, all of it used inside the interval (the
+    old ones' last seconds can no longer be read). A tier with only some processes replaced, one not
+    running, or a reading missing is left out."""
     used: dict[str, float] = {}
     for name, end in after.items():
         start = before.get(name)
-        if start is None or end is None or start[0] != end[0] or start[1] is None or end[1] is None:
+        if start is None or end is None or start[1] is None or end[1] is None:
             continue
-        used[name] = round(end[1] - start[1], 2)
+        if start[0] == end[0]:
+            used[name] = round(end[1] - start[1], 2)
+        elif not set(start[0]) & set(end[0]):
+            used[f"{name}_since_restart"] = round(end[1], 2)
     return used
 
 

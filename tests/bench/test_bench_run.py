@@ -74,8 +74,9 @@ def test_two_connector_processes_share_the_agents_and_all_come_back_after_a_stor
     assert_every_change_arrived_once_in_order(figures["events"], agents=agents)
     storm = figures["storm"]
     assert (storm["agents_back"], storm["forced_logouts"], storm["failures"]) == (agents, 0, 0)
-    # The restarted tier's CPU cannot be summed across the restart; the others' can.
+    # The restarted tier's CPU cannot be summed across the restart (its new processes' can); the others' can.
     assert "connector" not in storm["cpu_s"]
+    assert storm["cpu_s"]["connector_since_restart"] > 0
     assert "edge" in storm["cpu_s"]
     identities = {
         tomllib.loads((data_dir / f"{name}.toml").read_text())["tunnel"]["connector_id"]

@@ -13,7 +13,9 @@ def test_a_tier_of_several_processes_is_their_sum_until_one_restarts() -> None:
     steady = {"connector": ((11, 12), 5.5), "edge": ((10,), 1.25), "bench": ((9,), 0.75)}
     assert _cpu_used(before, steady) == {"connector": 2.5, "edge": 0.25, "bench": 0.25}
     one_restarted = {**steady, "connector": ((11, 13), 4.0)}
-    assert "connector" not in _cpu_used(before, one_restarted)
+    assert not {"connector", "connector_since_restart"} & set(_cpu_used(before, one_restarted))
+    all_restarted = {**steady, "connector": ((13, 14), 4.0)}
+    assert _cpu_used(before, all_restarted) == {"connector_since_restart": 4.0, "edge": 0.25, "bench": 0.25}
     one_gone = {**steady, "connector": None}
     assert "connector" not in _cpu_used(before, one_gone)
     unreadable = {**steady, "connector": ((11, 12), None)}
