@@ -55,12 +55,12 @@ class RateLimitPolicy:
     """The ``[rate_limits]`` section of the demo's policy (limits in the ``limits`` notation, "10/second").
 
     Benchmarks and tests run every simulated agent from 127.0.0.1, which the default per-address limit
-    would throttle; fixed windows keep no per-hit state (moving windows store every hit)."""
+    would throttle. The strategy is the edge's default, so benchmarks measure what is deployed."""
 
     per_ip: str
     per_agent: str
     sign_in: str
-    strategy: str = "fixed-window"
+    strategy: str = "sliding-window-counter"
 
     def toml(self) -> str:
         return (

@@ -11,8 +11,10 @@ from tests.edge.conftest import Edge, EdgeFactory
 from tests.edge.redis_server import redis_server
 
 
-async def test_per_agent_limit_is_429_with_retry_after(make_edge: EdgeFactory) -> None:
-    edge: Edge = await make_edge(rate_limits={"per_agent": "3/minute"})
+@pytest.mark.parametrize("strategy", [None, "fixed-window", "moving-window", "sliding-window-counter"])
+async def test_per_agent_limit_is_429_with_retry_after(make_edge: EdgeFactory, strategy: str | None) -> None:
+    chosen = {"strategy": strategy} if strategy is not None else {}
+    edge: Edge = await make_edge(rate_limits={"per_agent": "3/minute", **chosen})
     async with asyncio.timeout(10):
         statuses = [
             (await edge.client.get("/api/v1/agent", headers=edge.auth("1001"))).status_code for _ in range(4)
@@ -89,15 +91,15 @@ async def test_two_edges_share_one_counter_in_redis(make_edge: EdgeFactory) -> N
 @pytest.mark.redis
 async def test_strategies_do_not_collide_in_one_redis(make_edge: EdgeFactory) -> None:
     async with redis_server() as url:
-        moving: Edge = await make_edge(rate_limits={"storage_uri": url, "per_agent": "2/minute"})
+        default: Edge = await make_edge(rate_limits={"storage_uri": url, "per_agent": "2/minute"})
         fixed: Edge = await make_edge(
             rate_limits={"storage_uri": url, "per_agent": "2/minute", "strategy": "fixed-window"}
         )
         async with asyncio.timeout(10):
             for _ in range(2):
-                assert (await moving.client.get("/api/v1/agent", headers=moving.auth())).status_code == 200
+                assert (await default.client.get("/api/v1/agent", headers=default.auth())).status_code == 200
             assert (await fixed.client.get("/api/v1/agent", headers=fixed.auth())).status_code == 200
-            for edge in (moving, fixed):
+            for edge in (default, fixed):
                 await edge.client.aclose()
                 await edge.server.stop()
 
