@@ -48,6 +48,7 @@ from connector.sessions.matching import concerns_dialog, dialogs_in, signed_in_o
 from connector.sessions.mirror import AgentMirror, Draft
 from connector.sessions.outcomes import is_invalid_device, problem_for
 from connector.sessions.pending import FinesseRejected, PendingRequests
+from connector.sessions.reattach import signed_in_as
 from connector.sessions.supervision import LinkSupervisor
 from connector.sessions.views import JsonObject, device_view, reason_code_view, wrap_up_reason_view
 from edge.tunnel.errors import ApiError, Conflict, NotFound, Unavailable
@@ -193,13 +194,40 @@ class AgentSession:
         """Sign the agent in (again); 409 ``device_selection_required`` lists the devices to choose from.
 
         New ``credentials`` replace the session's only once Finesse has accepted them, so a mistyped
-        password at a repeated sign-in cannot break (or lock) the running session."""
-        await self._read_user_choosing_side(credentials or self._credentials)
+        password at a repeated sign-in cannot break (or lock) the running session.
+
+        An agent Finesse already has signed in (the connector restarted under it, or the app signs in
+        again) may be on calls no notification will tell this session about: once the notification link
+        is up, the User and Dialogs are read again into the mirror. When that User shows the agent
+        signed in exactly as ``command`` asks (:func:`~connector.sessions.reattach.signed_in_as`), the
+        sign-in would change nothing in Finesse and is not sent: the session reattaches and answers the
+        agent as read. A signed-out agent is signed in as before, without the extra reads."""
+        first = await self._read_user_choosing_side(credentials or self._credentials)
         if credentials is not None:
             self._credentials = credentials
         await self._links.ensure_up()
+        if first.state is not AgentState.LOGOUT:
+            # The link is up: whatever happens after this read arrives as a notification, and whatever
+            # happened since the first read is in it.
+            user = await self._resync()
+            # A LOGOUT under way (sign-out, grace policy) must meet this sign-in in Finesse, in order.
+            if self._expected_logout is None and signed_in_as(user, command):
+                self._signed_in_with(command)
+                _log.info(
+                    "sign_in_reattached",
+                    agent_id=self.agent_id,
+                    side=self.side,
+                    state=user.state.value,
+                    dialogs=len(self.mirror.dialogs),
+                )
+                return Reply(200, self._render_agent())
+        reply = await self._put_sign_in(command)
+        self._signed_in_with(command)
+        return reply
+
+    async def _put_sign_in(self, command: SignIn) -> Reply:
         try:
-            reply = await self._send_sign_in("sign_in", command)
+            return await self._send_sign_in("sign_in", command)
         except Conflict as error:
             if error.code != "invalid_device":
                 raise
@@ -209,13 +237,15 @@ class AgentSession:
                 "this extension has several devices: sign in again with one of them as device_id",
                 devices=[device_view(device) for device in devices],
             ) from error
+
+    def _signed_in_with(self, command: SignIn) -> None:
+        """Finesse has the agent signed in as ``command`` asked (confirmed, pending, or found so)."""
         self._sign_in = command
         self._expected_logout = None
         self.set_status("active")
         self._forget_lists()
         if self.events.subscriber_count == 0:
             self._grace.start()
-        return reply
 
     async def sign_in_again(self) -> None:
         """Sign in again with the last accepted sign-in (after a move, or a stale forced logout)."""
@@ -232,7 +262,7 @@ class AgentSession:
             render=self._render_agent,
         )
 
-    async def _read_user_choosing_side(self, credentials: Credentials) -> None:
+    async def _read_user_choosing_side(self, credentials: Credentials) -> User:
         """Read the User (this checks the credential once, before any XMPP attempt could count against the
         account lock), moving to the other side when this one is out of service or unreachable."""
         try:
@@ -245,6 +275,7 @@ class AgentSession:
             user = await self.rest.get_user(credentials)
         for draft in self.mirror.reconcile(user, self.mirror.dialogs.values()):
             self.publish(draft)
+        return user
 
     async def agent(self) -> Reply:
         return Reply(200, self._render_agent())
@@ -462,8 +493,9 @@ class AgentSession:
         elif reconnected:
             await self._resync()
 
-    async def _resync(self) -> None:
-        """Re-read the User and dialogs: notifications may have been missed while the link was down."""
+    async def _resync(self) -> User:
+        """Re-read the User and dialogs into the mirror, publishing what changed (notifications may have
+        been missed while the link was down, or before it first came up); the User read."""
         user, dialogs = await asyncio.gather(
             self.rest.get_user(self._credentials), self.rest.get_dialogs(self._credentials)
         )
@@ -471,6 +503,7 @@ class AgentSession:
         for draft in self.mirror.reconcile(user, dialogs):
             self.publish(draft)
         self._user_changed(before, user)
+        return user
 
     # --- ending -------------------------------------------------------------------------------------------
 
