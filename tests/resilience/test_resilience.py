@@ -7,7 +7,9 @@ identity provider, real event sockets through the edge, calls offered through th
 from __future__ import annotations
 
 import asyncio
+import random
 import ssl
+import time
 from collections import Counter
 from typing import Any
 
@@ -284,5 +286,70 @@ async def test_hostile_requests_mixed_into_normal_traffic(stack: ResilienceStack
         counts = assert_intact(fleet)
         assert fleet.progress.failed == 0
         print(f"1000 hostile requests ({dict(sorted(statuses.items()))}) beside 3 calls per agent: {counts}")
+    finally:
+        await fleet.aclose()
+
+
+async def test_connector_killed_and_restarted_mid_call(stack: ResilienceStack) -> None:
+    """Every agent is on an answered call when the connector restarts; each app recovers as apps do
+    (:func:`scenarios.recover`: sign in again, reopen the socket) and finds its call in the snapshot and
+    the dialog list, then ends it through the API. Finesse forces nobody out."""
+    fleet = await up(stack)
+    try:
+        async with asyncio.timeout(seconds(30)):
+            dialogs = await asyncio.gather(
+                *(scenarios.offer_and_answer(fleet, agent) for agent in fleet.agents)
+            )
+        forced_before = len(await scenarios.forced_changes(fleet))
+        rng = random.Random()
+
+        async def come_back(agent: SimulatedAgent, dialog_id: str) -> None:
+            await agent.closed.wait()
+
+            def shows_the_call(frame: dict[str, Any]) -> bool:
+                listed = (frame.get("data") or {}).get("dialogs") or []
+                return frame.get("type") == "snapshot" and dialog_id in {dialog["id"] for dialog in listed}
+
+            shown = agent.expect(shows_the_call)
+            await scenarios.retrying(
+                lambda: scenarios.recover(fleet, agent), policy=scenarios.APP_RETRIES, rng=rng
+            )
+            await agent.wait(shown, timeout_s=fleet.timeout_s)
+            listing = await agent.call("GET", "/api/v1/dialogs")
+            assert [dialog["id"] for dialog in listing.json()["dialogs"]] == [dialog_id], listing.text
+
+        async def end_call(agent: SimulatedAgent, dialog_id: str) -> None:
+            over = agent.expect(
+                lambda frame: (
+                    frame.get("type") == "agent.updated"
+                    and (frame.get("data") or {}).get("state") in ("READY", "WORK_READY", "WORK", "NOT_READY")
+                )
+            )
+            await agent.act(dialog_id, "DROP")
+            after_call = await agent.wait(over, timeout_s=fleet.timeout_s)
+            if after_call["data"]["state"] != "READY":
+                await agent.act(dialog_id, "UPDATE_CALL_DATA", wrap_up_reason=await agent.wrap_up_reason())
+                await agent.set_state("READY")
+
+        started = time.perf_counter()
+        async with asyncio.timeout(seconds(60)):
+            coming_back = [
+                asyncio.create_task(come_back(agent, dialog_id))
+                for agent, dialog_id in zip(fleet.agents, dialogs, strict=True)
+            ]
+            await stack.restart_connector()
+            await asyncio.gather(*coming_back)
+            back_s = time.perf_counter() - started
+            await asyncio.gather(
+                *(end_call(agent, dialog_id) for agent, dialog_id in zip(fleet.agents, dialogs, strict=True))
+            )
+        forced = len(await scenarios.forced_changes(fleet)) - forced_before
+        assert forced == 0
+        await cycles(fleet)
+        counts = assert_intact(fleet)
+        print(
+            f"connector restart mid-call: {AGENTS} agents on calls back in {back_s:.2f} s, each snapshot and "
+            f"dialog list showed its call, calls ended from the app, {forced} forced logouts, {counts}"
+        )
     finally:
         await fleet.aclose()
