@@ -207,23 +207,30 @@ class AgentSession:
             self._credentials = credentials
         await self._links.ensure_up()
         if first.state is not AgentState.LOGOUT:
-            # The link is up: whatever happens after this read arrives as a notification, and whatever
-            # happened since the first read is in it.
-            user = await self._resync()
-            # A LOGOUT under way (sign-out, grace policy) must meet this sign-in in Finesse, in order.
-            if self._expected_logout is None and signed_in_as(user, command):
-                self._signed_in_with(command)
-                _log.info(
-                    "sign_in_reattached",
-                    agent_id=self.agent_id,
-                    side=self.side,
-                    state=user.state.value,
-                    dialogs=len(self.mirror.dialogs),
-                )
-                return Reply(200, self._render_agent())
+            reattached = await self._reattach(command)
+            if reattached is not None:
+                return reattached
         reply = await self._put_sign_in(command)
         self._signed_in_with(command)
         return reply
+
+    async def _reattach(self, command: SignIn) -> Reply | None:
+        """Read the agent again (the link is up); the reply when the sign-in would change nothing."""
+        # With the link up nothing after this read can be missed, and what changed since the first read
+        # is in it.
+        user = await self._resync()
+        # A LOGOUT under way (sign-out, grace policy) must meet this sign-in in Finesse, in order.
+        if self._expected_logout is not None or not signed_in_as(user, command):
+            return None
+        self._signed_in_with(command)
+        _log.info(
+            "sign_in_reattached",
+            agent_id=self.agent_id,
+            side=self.side,
+            state=user.state.value,
+            dialogs=len(self.mirror.dialogs),
+        )
+        return Reply(200, self._render_agent())
 
     async def _put_sign_in(self, command: SignIn) -> Reply:
         try:
