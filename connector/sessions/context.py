@@ -11,7 +11,7 @@ from datetime import datetime
 from connector.config import ConnectorConfig
 from connector.finesse.client import FinesseClient
 from connector.ops.metrics import ConnectorMetrics
-from connector.sessions.eventlog import utc_now
+from connector.sessions.eventlog import StreamOrigins, utc_now
 from connector.sessions.links import LinkFactory, SideName
 
 
@@ -43,6 +43,8 @@ class SessionContext:
     now: Callable[[], datetime] = utc_now
     monotonic: Callable[[], float] = time.monotonic
     rng: random.Random = field(default_factory=random.Random)
+    # Where each new session's event stream starts numbering (never among an earlier session's numbers).
+    stream_origins: StreamOrigins = field(default_factory=StreamOrigins)
 
     def replace_config(self, config: ConnectorConfig) -> None:
         """Swap the settings every session reads at use time (one reference, so the swap is atomic).

@@ -6,12 +6,18 @@ the same :class:`~edge.tunnel.messages.AgentEvent` goes to every subscriber. A s
 ``since`` (the last seq it saw) receives exactly the events after it, in order, when the buffer still holds
 them; otherwise (and when it gives no ``since``) it receives a ``snapshot`` carrying the current last seq
 and the full agent state, from which it continues. Work per event is O(subscribers of this agent).
+
+A session's stream does not number from 1: it starts where :class:`StreamOrigins` says (the wall clock in
+microseconds), so that a ``since`` an app kept from an earlier session — before a sign-out, a connector
+restart, or on another connector — never falls among the new session's numbers, where it would replay the
+new session's events as if they followed the old ones; it falls outside them and gets a snapshot.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -61,12 +67,35 @@ def format_at(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
+class StreamOrigins:
+    """The first seq of each new event stream of this process: the wall clock in microseconds (about
+    1.8e15 today, well inside the integers a JavaScript number holds exactly), strictly increasing.
+
+    Streams of earlier sessions cannot reach into a new stream's numbers: each advanced by one per event
+    from its own origin, and an agent's events come at far less than one a microsecond. A wall clock rather
+    than a counter because the earlier session may have lived in another process (a restart, another
+    connector); a clock stepped back by more than the time since that session could make the ranges meet,
+    which costs at worst the replay this guards against."""
+
+    __slots__ = ("_clock_ns", "_last")
+
+    def __init__(self, *, clock_ns: Callable[[], int] = time.time_ns) -> None:
+        self._clock_ns = clock_ns
+        self._last = 0
+
+    def next_origin(self) -> int:
+        origin = max(self._clock_ns() // 1000, self._last + 1)
+        self._last = origin
+        return origin
+
+
 class EventLog:
     """The event stream of one agent.
 
     ``snapshot`` is called for the ``data`` of a snapshot frame (the full agent and dialogs);
     ``now`` gives the time stamped on each frame; ``on_published`` is told the type of every event
-    published (metrics).
+    published (metrics); ``first_seq`` is the seq of the first event (a session takes it from
+    :class:`StreamOrigins`).
     """
 
     def __init__(
@@ -77,9 +106,12 @@ class EventLog:
         snapshot: Callable[[], Mapping[str, Any]],
         now: Callable[[], datetime] = utc_now,
         on_published: Callable[[str], None] | None = None,
+        first_seq: int = 1,
     ) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
+        if first_seq < 1:
+            raise ValueError("first_seq must be at least 1")
         self._agent_id = agent_id
         # Replay entries are plain ``(seq, type, json)`` tuples, not AgentEvents: tuples of strings and ints
         # are untracked by the cyclic GC, so thousands of agents' buffers neither lengthen its collections
@@ -90,7 +122,8 @@ class EventLog:
         self._now = now
         self._on_published = on_published
         self._sinks: list[EventSink] = []
-        self._last_seq = 0
+        # A snapshot before any event carries first_seq - 1: resuming from it misses nothing.
+        self._last_seq = first_seq - 1
 
     @property
     def last_seq(self) -> int:

@@ -90,6 +90,7 @@ class AgentSession:
             snapshot=self.mirror.snapshot,
             now=context.now,
             on_published=context.metrics.event_published,
+            first_seq=context.stream_origins.next_origin(),
         )
         self._pending = PendingRequests(
             error_window_s=2 * context.config.finesse.action_timeout_s, monotonic=context.monotonic

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.sessions.eventlog import EventLog, format_at
+from connector.sessions.eventlog import EventLog, StreamOrigins, format_at
 from edge.tunnel.messages import AgentEvent, AgentId
 
 
@@ -161,3 +161,56 @@ def test_resume_is_exact_or_snapshot(capacity: int, published: int, since: int |
         ]
     else:
         assert frames == [("snapshot", published), ("dialog.created", published + 1)]
+
+
+def test_stream_origins_follow_the_clock_in_microseconds_and_never_repeat() -> None:
+    clock = iter([1_800_000_000_000_000_123, 1_800_000_000_000_000_999, 1_799_999_999_000_000_000])
+    origins = StreamOrigins(clock_ns=lambda: next(clock))
+    # Two sessions in the same microsecond, then the clock stepped back: still strictly increasing.
+    assert [origins.next_origin() for _ in range(3)] == [
+        1_800_000_000_000_000,
+        1_800_000_000_000_001,
+        1_800_000_000_000_002,
+    ]
+    assert StreamOrigins().next_origin() < 2**53  # exact in a JavaScript number
+
+
+def test_a_stream_numbers_from_its_first_seq_and_its_first_snapshot_misses_nothing() -> None:
+    log = EventLog(agent_id=AgentId("1001"), capacity=4, snapshot=dict, first_seq=5_000)
+    early = Collect()
+    log.subscribe(early)
+    assert [(e.type, e.seq) for e in early.events] == [("snapshot", 4_999)]
+    assert log.publish("agent.updated", {}).seq == 5_000
+    resumed = Collect()
+    log.subscribe(resumed, since=4_999)
+    assert [(e.type, e.seq) for e in resumed.events] == [("agent.updated", 5_000)]
+    with pytest.raises(ValueError, match="first_seq"):
+        EventLog(agent_id=AgentId("1001"), capacity=4, snapshot=dict, first_seq=0)
+
+
+@given(
+    earlier_events=st.integers(min_value=0, max_value=500),
+    later_events=st.integers(min_value=0, max_value=500),
+    gap_us=st.integers(min_value=0, max_value=10**9),
+    seen=st.integers(min_value=0, max_value=500),
+)
+def test_a_since_from_an_earlier_session_gets_a_snapshot_never_a_replay(
+    earlier_events: int, later_events: int, gap_us: int, seen: int
+) -> None:
+    """Whatever an app saw of an earlier session's stream (a sign-out, a connector restart in between),
+    resuming against the new session's stream gives a snapshot, not the new session's events as if
+    they followed the old ones."""
+    now_ns = [1_800_000_000_000_000_000]
+    origins = StreamOrigins(clock_ns=lambda: now_ns[0])
+    earlier = EventLog(agent_id=AgentId("1001"), capacity=600, snapshot=dict, first_seq=origins.next_origin())
+    for _ in range(earlier_events):
+        earlier.publish("agent.updated", {})
+        now_ns[0] += 200_000  # an event every 0.2 ms: far faster than any agent's
+    since = earlier.last_seq - min(seen, earlier_events)
+    now_ns[0] += gap_us * 1000
+    later = EventLog(agent_id=AgentId("1001"), capacity=600, snapshot=dict, first_seq=origins.next_origin())
+    for _ in range(later_events):
+        later.publish("agent.updated", {})
+    sink = Collect()
+    later.subscribe(sink, since=since)
+    assert [e.type for e in sink.events] == ["snapshot"]

@@ -103,6 +103,25 @@ async def test_a_restarted_connector_finds_the_call_and_sends_no_sign_in(
         assert (status, body["state"]) == (200, "NOT_READY"), body
 
 
+async def test_an_app_resuming_with_the_old_connectors_seq_gets_a_snapshot_not_a_replay(
+    emulator: EmulatorServer, http: httpx.AsyncClient, client_ssl_context: ssl.SSLContext
+) -> None:
+    """The restarted connector's stream does not number from 1 again: the ``since`` the app kept from the
+    old one never lands among the new stream's numbers (which would replay them as if they followed)."""
+    async with connector(emulator, http, client_ssl_context) as before:
+        await on_a_call(before)
+        seen = max(frame["seq"] for sink in before.sinks for frame in sink.frames)
+    async with connector(emulator, http, client_ssl_context) as after:
+        status, agent = await after.sign_in(AGENT, extension=EXTENSION)
+        assert status == 200, agent
+        # The new session has events of its own by now (the reattach's re-read of the call).
+        resumed = await after.subscribe(AGENT, since=seen)
+        first = await resumed.wait_for(lambda frame: True)
+        assert first["type"] == "snapshot", resumed.frames
+        assert first["seq"] > seen
+        assert [dialog["state"] for dialog in first["data"]["dialogs"]] == ["ACTIVE"]
+
+
 async def test_another_extension_is_sent_after_the_dialogs_are_read_and_finesse_decides(
     emulator: EmulatorServer,
     http: httpx.AsyncClient,
