@@ -4,8 +4,9 @@ The model, from the inside out:
 
 * :mod:`~connector.sessions.mirror` (sans-I/O) keeps what Finesse last told us about the agent and turns
   each notification into public event drafts;
-* :mod:`~connector.sessions.eventlog` numbers those events, keeps a bounded replay buffer and fans them
-  out to the agent's subscribers (its open event sockets, through the tunnel);
+* :mod:`~connector.sessions.eventlog` numbers those events (from a per-session origin, so numbers are
+  never reused across sessions), keeps a bounded replay buffer and fans them out to the agent's
+  subscribers (its open event sockets, through the tunnel);
 * :mod:`~connector.sessions.pending` matches notifications to the requests waiting for them, so an action
   answers with the confirmed result;
 * :mod:`~connector.sessions.session` is the one agent's session: sign-in, reads and actions with confirmed
@@ -17,5 +18,7 @@ The model, from the inside out:
   - :mod:`~connector.sessions.grace` applies the presence-grace policy when the app has been gone too long;
   - :mod:`~connector.sessions.failover` moves it to the other Finesse side and repairs the stale forced
     logout the old side may send (:mod:`~connector.sessions.logouts` tells the kinds of logout apart);
+  - :mod:`~connector.sessions.reattach` says when a sign-in finds the agent already signed in exactly
+    as asked (a restarted connector): the session then reads the agent and its calls, and sends no sign-in;
 * :mod:`~connector.sessions.manager` routes the tunnel's requests to sessions (the ``TunnelService``).
 """
