@@ -9,7 +9,7 @@ process (``time.process_time``) per request, the wall-clock rate, and the reside
 connection after the pool was opened.
 
     PYTHONPATH=. .venv/bin/python benchmarks/http_client.py [--requests 2000] [--concurrency 16 200]
-        [--rounds 3]
+        [--rounds 3] [--pool-size 16] [--one-pool] [--backends NAME ...]
 
 The machine is shared: read the median of the rounds, and compare rows measured in the same run.
 """
@@ -45,7 +45,14 @@ _PUT_BODY = b"<User><state>READY</state></User>"
 _SERVER_KEEP_ALIVE_S = 120
 _CLIENT_KEEP_ALIVE_S = 60.0
 
-BACKENDS = ("anyio", "anyio+poll_idle", "asyncio+memory_bio", "asyncio+loop_tls")
+# "…+httpcore_pool": the asyncio backend under httpcore's own pool (the transport uses LinearAssignmentPool).
+BACKENDS = (
+    "anyio",
+    "anyio+poll_idle",
+    "asyncio+memory_bio",
+    "asyncio+memory_bio+httpcore_pool",
+    "asyncio+loop_tls",
+)
 LOOPS = ("asyncio", "uvloop")
 
 
@@ -177,6 +184,14 @@ def _client(backend: str, context: ssl.SSLContext, connections: int) -> httpx.As
         keepalive_expiry_s=_CLIENT_KEEP_ALIVE_S,
         tls=tls,
     )
+    if backend.endswith("+httpcore_pool"):
+        transport._pool = httpcore.AsyncConnectionPool(
+            ssl_context=context,
+            max_connections=connections,
+            max_keepalive_connections=connections,
+            keepalive_expiry=_CLIENT_KEEP_ALIVE_S,
+            network_backend=AsyncioNetworkBackend(),
+        )
     return httpx.AsyncClient(transport=transport, trust_env=False)
 
 
@@ -187,13 +202,21 @@ def _pool(client: httpx.AsyncClient) -> httpcore.AsyncConnectionPool:
 
 
 async def _measure(
-    url: str, backend: str, ca_file: str, requests: int, concurrency: int, pool_size: int
+    url: str,
+    backend: str,
+    ca_file: str,
+    requests: int,
+    concurrency: int,
+    pool_size: int,
+    one_pool: bool,
 ) -> Result:
     context = ssl.create_default_context(cafile=ca_file)
     async with _client(backend, context, 1) as warm_up:
         await warm_up.get(url)  # first-time costs (imports, caches) out of the memory figure
     # C workers over ceil(C / pool size) clients, worker n on client n % clients, as the bench shards.
-    clients = [_client(backend, context, pool_size) for _ in range(max(1, -(-concurrency // pool_size)))]
+    # With one_pool, all C workers share one pool (requests queue in it, as the connector's do).
+    shards = 1 if one_pool else max(1, -(-concurrency // pool_size))
+    clients = [_client(backend, context, pool_size) for _ in range(shards)]
     if backend.startswith("asyncio"):
         assert all(isinstance(_pool(client)._network_backend, AsyncioNetworkBackend) for client in clients)
     try:
@@ -235,6 +258,7 @@ def _client_main(arguments: argparse.Namespace) -> None:
         arguments.requests,
         arguments.concurrency[0],
         arguments.pool_size,
+        arguments.one_pool,
     )
     if arguments.loop == "uvloop":
         import uvloop
@@ -266,6 +290,7 @@ def _run_one(
         str(c),
         "--pool-size",
         str(arguments.pool_size),
+        *(["--one-pool"] if arguments.one_pool else []),
     ]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return Result(**json.loads(output.strip().splitlines()[-1]))
@@ -293,19 +318,20 @@ def _main(arguments: argparse.Namespace) -> None:
         try:
             print(
                 f"{arguments.requests} keep-alive requests per round (GET/PUT alternating, ~1 KiB answers), "
-                f"C workers over pools of {arguments.pool_size} connections"
+                f"C workers over {'one pool' if arguments.one_pool else 'pools'} of "
+                f"{arguments.pool_size} connections"
             )
             print("client CPU µs/request (median of rounds, min-max) | req/s | RSS KiB per pooled connection")
             for c in arguments.concurrency:
                 for loop in LOOPS:
-                    for backend in BACKENDS:
+                    for backend in arguments.backends:
                         results = [
                             _run_one(arguments, url, ca_file, backend, loop, c)
                             for _ in range(arguments.rounds)
                         ]
                         cpu = [r.cpu_us_per_request for r in results]
                         print(
-                            f"C={c:<4} {loop:<8} {backend:<20} "
+                            f"C={c:<4} {loop:<8} {backend:<34} "
                             f"{statistics.median(cpu):7.1f} µs ({min(cpu):.1f}-{max(cpu):.1f})  "
                             f"{statistics.median(r.requests_per_s for r in results):7.0f} req/s  "
                             f"{statistics.median(r.rss_kib_per_connection for r in results):6.1f} KiB "
@@ -331,6 +357,15 @@ def main() -> None:
         default=16,
         help="connections per client (the connector: one pool of 16; the bench: pools of 8); C workers "
         "share ceil(C / pool size) clients",
+    )
+    parser.add_argument(
+        "--one-pool",
+        action="store_true",
+        help="all C workers on one client of --pool-size connections: with C above it, requests queue "
+        "in the pool, as the connector's do in a sign-in storm",
+    )
+    parser.add_argument(
+        "--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS), help="the rows to measure"
     )
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
