@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import ssl
+
 import httpx
 import pytest
 
+from fingress.emulator.server import EmulatorServer
 from tests.connector.conftest import emulator, http
-from tests.reattach.support import FinesseRequests
+from tests.reattach.support import Connectors, FinesseRequests
 
-__all__ = ["emulator", "finesse_requests", "http"]
+__all__ = ["connectors", "emulator", "finesse_requests", "http"]
+
+
+@pytest.fixture
+def connectors(
+    emulator: EmulatorServer, http: httpx.AsyncClient, client_ssl_context: ssl.SSLContext
+) -> Connectors:
+    """Connectors on the test's emulator, one after another."""
+    return Connectors(emulator, http, client_ssl_context)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +67,19 @@ async def connector(
         # Resumed past its yield, it stops the manager and closes its control client.
         async for _ in built:
             pass
+
+
+@dataclass(frozen=True, slots=True)
+class Connectors:
+    """:func:`connector` bound to one emulator, HTTP client and trust: ``async with connectors() as c``;
+    leaving one and entering the next is a restarted connector."""
+
+    emulator: EmulatorServer
+    http: httpx.AsyncClient
+    ssl_context: ssl.SSLContext
+
+    def __call__(self, **options: Any) -> AbstractAsyncContextManager[Harness]:
+        return connector(self.emulator, self.http, self.ssl_context, **options)
 
 
 class ChangingLinks:

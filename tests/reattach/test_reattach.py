@@ -5,10 +5,8 @@ asked; anything else is sent, and Finesse's answer decides."""
 
 from __future__ import annotations
 
-import ssl
 from typing import Any
 
-import httpx
 import structlog
 
 from connector.finesse.commands import SignIn
@@ -16,7 +14,7 @@ from edge.tunnel.messages import AgentId
 from fingress.emulator.server import EmulatorServer
 from tests.connector.conftest import Harness, eventually, of_type
 from tests.connector.hublink import HubLinkFactory
-from tests.reattach.support import ChangingLinks, FinesseRequests, connector
+from tests.reattach.support import ChangingLinks, Connectors, FinesseRequests
 
 AGENT = "1003"  # not a mobile agent, no wrap-up after incoming calls
 EXTENSION = "1003"
@@ -54,15 +52,14 @@ async def dialog_ids(harness: Harness, agent: str = AGENT) -> list[str]:
 
 
 async def test_a_restarted_connector_finds_the_call_and_sends_no_sign_in(
+    connectors: Connectors,
     emulator: EmulatorServer,
-    http: httpx.AsyncClient,
-    client_ssl_context: ssl.SSLContext,
     finesse_requests: FinesseRequests,
 ) -> None:
-    async with connector(emulator, http, client_ssl_context) as before:
+    async with connectors() as before:
         dialog_id = await on_a_call(before)
     mark = finesse_requests.mark()
-    async with connector(emulator, http, client_ssl_context) as after:
+    async with connectors() as after:
         with structlog.testing.capture_logs() as logs:
             status, agent = await after.sign_in(AGENT, extension=EXTENSION)
         assert (status, agent["state"], agent["extension"], agent["signed_in"]) == (
@@ -104,14 +101,14 @@ async def test_a_restarted_connector_finds_the_call_and_sends_no_sign_in(
 
 
 async def test_an_app_resuming_with_the_old_connectors_seq_gets_a_snapshot_not_a_replay(
-    emulator: EmulatorServer, http: httpx.AsyncClient, client_ssl_context: ssl.SSLContext
+    connectors: Connectors,
 ) -> None:
     """The restarted connector's stream does not number from 1 again: the ``since`` the app kept from the
     old one never lands among the new stream's numbers (which would replay them as if they followed)."""
-    async with connector(emulator, http, client_ssl_context) as before:
+    async with connectors() as before:
         await on_a_call(before)
         seen = max(frame["seq"] for sink in before.sinks for frame in sink.frames)
-    async with connector(emulator, http, client_ssl_context) as after:
+    async with connectors() as after:
         status, agent = await after.sign_in(AGENT, extension=EXTENSION)
         assert status == 200, agent
         # The new session has events of its own by now (the reattach's re-read of the call).
@@ -123,15 +120,13 @@ async def test_an_app_resuming_with_the_old_connectors_seq_gets_a_snapshot_not_a
 
 
 async def test_another_extension_is_sent_after_the_dialogs_are_read_and_finesse_decides(
-    emulator: EmulatorServer,
-    http: httpx.AsyncClient,
-    client_ssl_context: ssl.SSLContext,
+    connectors: Connectors,
     finesse_requests: FinesseRequests,
 ) -> None:
-    async with connector(emulator, http, client_ssl_context) as before:
+    async with connectors() as before:
         await on_a_call(before)
     mark = finesse_requests.mark()
-    async with connector(emulator, http, client_ssl_context) as after:
+    async with connectors() as after:
         status, problem = await after.sign_in(AGENT, extension="1099")
         # Finesse refuses another extension while the agent is signed in on one.
         assert (status, problem["code"]) == (409, "invalid_state"), problem
@@ -145,16 +140,14 @@ async def test_another_extension_is_sent_after_the_dialogs_are_read_and_finesse_
 
 
 async def test_a_mobile_agent_change_is_sent_and_the_call_is_known_at_once(
-    emulator: EmulatorServer,
-    http: httpx.AsyncClient,
-    client_ssl_context: ssl.SSLContext,
+    connectors: Connectors,
     finesse_requests: FinesseRequests,
 ) -> None:
     agent_id, extension = "1001", "1001001"  # may sign in as a mobile agent; wrap-up is optional
-    async with connector(emulator, http, client_ssl_context) as before:
+    async with connectors() as before:
         dialog_id = await on_a_call(before, agent_id, extension=extension)
     mark = finesse_requests.mark()
-    async with connector(emulator, http, client_ssl_context) as after:
+    async with connectors() as after:
         status, agent = await after.sign_in(agent_id, extension=extension, mobile_agent=MOBILE)
         assert (status, agent["state"], agent["mobile_agent"]) == (200, "TALKING", MOBILE), agent
         assert finesse_requests.sign_ins(mark) == 1
@@ -165,12 +158,10 @@ async def test_a_mobile_agent_change_is_sent_and_the_call_is_known_at_once(
 
 
 async def test_a_signed_out_agent_is_signed_in_without_reading_dialogs(
-    emulator: EmulatorServer,
-    http: httpx.AsyncClient,
-    client_ssl_context: ssl.SSLContext,
+    connectors: Connectors,
     finesse_requests: FinesseRequests,
 ) -> None:
-    async with connector(emulator, http, client_ssl_context) as harness:
+    async with connectors() as harness:
         mark = finesse_requests.mark()
         status, agent = await harness.sign_in(AGENT, extension=EXTENSION)
         assert (status, agent["state"]) == (200, "NOT_READY"), agent
@@ -180,12 +171,11 @@ async def test_a_signed_out_agent_is_signed_in_without_reading_dialogs(
 
 
 async def test_a_call_offered_before_the_link_is_up_is_found_by_the_second_read(
+    connectors: Connectors,
     emulator: EmulatorServer,
-    http: httpx.AsyncClient,
-    client_ssl_context: ssl.SSLContext,
     finesse_requests: FinesseRequests,
 ) -> None:
-    async with connector(emulator, http, client_ssl_context) as before:
+    async with connectors() as before:
         await ready(before)
     offered: list[str] = []
 
@@ -195,7 +185,7 @@ async def test_a_call_offered_before_the_link_is_up_is_found_by_the_second_read(
 
     links = ChangingLinks(HubLinkFactory(emulator), offer_call)
     mark = finesse_requests.mark()
-    async with connector(emulator, http, client_ssl_context, links=links) as after:
+    async with connectors(links=links) as after:
         status, agent = await after.sign_in(AGENT, extension=EXTENSION)
         assert (status, agent["state"]) == (200, "RESERVED"), agent
         assert finesse_requests.sign_ins(mark) == 0
@@ -206,12 +196,11 @@ async def test_a_call_offered_before_the_link_is_up_is_found_by_the_second_read(
 
 
 async def test_a_logout_before_the_link_is_up_makes_the_sign_in_go_to_finesse(
+    connectors: Connectors,
     emulator: EmulatorServer,
-    http: httpx.AsyncClient,
-    client_ssl_context: ssl.SSLContext,
     finesse_requests: FinesseRequests,
 ) -> None:
-    async with connector(emulator, http, client_ssl_context) as before:
+    async with connectors() as before:
         await ready(before)
     cluster = emulator.cluster
 
@@ -221,7 +210,7 @@ async def test_a_logout_before_the_link_is_up_makes_the_sign_in_go_to_finesse(
 
     links = ChangingLinks(HubLinkFactory(emulator), supervisor_logs_out)
     mark = finesse_requests.mark()
-    async with connector(emulator, http, client_ssl_context, links=links) as after:
+    async with connectors(links=links) as after:
         status, agent = await after.sign_in(AGENT, extension=EXTENSION)
         # The first read saw READY, the second LOGOUT: that one wins, and the agent is signed in anew.
         assert (status, agent["state"]) == (200, "NOT_READY"), agent
@@ -232,23 +221,22 @@ async def test_a_logout_before_the_link_is_up_makes_the_sign_in_go_to_finesse(
 
 
 async def test_the_returning_presence_not_a_sign_in_cancels_the_forced_logout(
+    connectors: Connectors,
     emulator: EmulatorServer,
-    http: httpx.AsyncClient,
-    client_ssl_context: ssl.SSLContext,
     finesse_requests: FinesseRequests,
 ) -> None:
     """Finesse forces out an agent whose presence stays away past its delay; the agent's presence coming
     back cancels that. A witness agent whose presence left later, and never came back, shows when the
     reattached agent's deadline has passed."""
     witness, witness_extension = "1002", "1002001"
-    async with connector(emulator, http, client_ssl_context) as witness_connector:
+    async with connectors() as witness_connector:
         await ready(witness_connector, witness, extension=witness_extension)
-        async with connector(emulator, http, client_ssl_context) as before:
+        async with connectors() as before:
             await ready(before)
         # The agent's presence is gone now, the witness's only when its connector stops.
     mark = finesse_requests.mark()
     cti = emulator.cluster.cti
-    async with connector(emulator, http, client_ssl_context) as after:
+    async with connectors() as after:
         status, agent = await after.sign_in(AGENT, extension=EXTENSION)
         assert (status, agent["state"]) == (200, "READY"), agent
         assert finesse_requests.sign_ins(mark) == 0
@@ -262,12 +250,10 @@ async def test_the_returning_presence_not_a_sign_in_cancels_the_forced_logout(
 
 
 async def test_an_app_signing_in_again_sends_nothing_unless_a_logout_is_expected(
-    emulator: EmulatorServer,
-    http: httpx.AsyncClient,
-    client_ssl_context: ssl.SSLContext,
+    connectors: Connectors,
     finesse_requests: FinesseRequests,
 ) -> None:
-    async with connector(emulator, http, client_ssl_context) as harness:
+    async with connectors() as harness:
         await ready(harness)
         mark = finesse_requests.mark()
         status, agent = await harness.sign_in(AGENT, extension=EXTENSION)
@@ -285,14 +271,12 @@ async def test_an_app_signing_in_again_sends_nothing_unless_a_logout_is_expected
 
 
 async def test_a_device_is_compared_only_when_the_sign_in_names_one(
-    emulator: EmulatorServer,
-    http: httpx.AsyncClient,
-    client_ssl_context: ssl.SSLContext,
+    connectors: Connectors,
     finesse_requests: FinesseRequests,
 ) -> None:
     agent_id, shared_line = "1006", "3000"
     first, second = "SEP00AA11BB2201", "SEP00AA11BB2202"
-    async with connector(emulator, http, client_ssl_context) as harness:
+    async with connectors() as harness:
         status, agent = await harness.sign_in(agent_id, extension=shared_line, device_id=first)
         assert (status, agent["device_id"]) == (200, first), agent
         sign_ins = []
