@@ -157,16 +157,23 @@ class _PolledIdleBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+def _httpcore_pool(
+    context: ssl.SSLContext, connections: int, backend: httpcore.AsyncNetworkBackend
+) -> httpcore.AsyncConnectionPool:
+    """httpcore's own pool (not the transport's LinearAssignmentPool) on ``backend``."""
+    return httpcore.AsyncConnectionPool(
+        ssl_context=context,
+        max_connections=connections,
+        max_keepalive_connections=connections,
+        keepalive_expiry=_CLIENT_KEEP_ALIVE_S,
+        network_backend=backend,
+    )
+
+
 def _client(backend: str, context: ssl.SSLContext, connections: int) -> httpx.AsyncClient:
     if backend == "anyio+poll_idle":
         transport = httpx.AsyncHTTPTransport(verify=context, trust_env=False)
-        transport._pool = httpcore.AsyncConnectionPool(
-            ssl_context=context,
-            max_connections=connections,
-            max_keepalive_connections=connections,
-            keepalive_expiry=_CLIENT_KEEP_ALIVE_S,
-            network_backend=_PolledIdleBackend(),
-        )
+        transport._pool = _httpcore_pool(context, connections, _PolledIdleBackend())
         return httpx.AsyncClient(transport=transport, trust_env=False)
     if backend == "anyio":
         # What an unmodified httpx client does: httpcore's AutoBackend, which is anyio on asyncio.
@@ -185,13 +192,7 @@ def _client(backend: str, context: ssl.SSLContext, connections: int) -> httpx.As
         tls=tls,
     )
     if backend.endswith("+httpcore_pool"):
-        transport._pool = httpcore.AsyncConnectionPool(
-            ssl_context=context,
-            max_connections=connections,
-            max_keepalive_connections=connections,
-            keepalive_expiry=_CLIENT_KEEP_ALIVE_S,
-            network_backend=AsyncioNetworkBackend(),
-        )
+        transport._pool = _httpcore_pool(context, connections, AsyncioNetworkBackend())
     return httpx.AsyncClient(transport=transport, trust_env=False)
 
 
