@@ -19,6 +19,7 @@ from connector.xmpp.endpoint import XmppEndpoint
 from connector.xmpp.errors import AUTH_FAILED, XmppError
 from connector.xmpp.events import PresenceReceived, PubsubItemReceived, SessionFailed, XmppEvent
 from connector.xmpp.settings import SessionOptions, XmppAccount
+from connector.xmpp.tls_sessions import TlsSessionCache
 
 
 def endpoint_for(side: FinesseSide) -> XmppEndpoint:
@@ -68,6 +69,9 @@ class XmppLinkFactory:
     ) -> None:
         self._config = config
         self._ssl_context = ssl_context
+        # One agent's connection after another to the same Finesse node resumes a TLS session instead of
+        # a full handshake each (a restart opens them all at once).
+        self._tls_sessions = TlsSessionCache(ssl_context)
         self._options = options or SessionOptions(
             ping_interval_s=config.xmpp.ping_interval_s,
             establish_timeout_s=config.xmpp.connect_timeout_s,
@@ -108,6 +112,7 @@ class XmppLinkFactory:
                 ssl_context=self._ssl_context,
                 options=self._options,
                 on_event=on_event,
+                tls_sessions=self._tls_sessions,
             )
         except XmppError as error:
             raise LinkFailed(error.reason, auth_failed=error.reason == AUTH_FAILED) from error

@@ -45,6 +45,7 @@ from connector.xmpp.framing import Framing, StreamFraming, WebSocketFraming
 from connector.xmpp.session import ClientSession
 from connector.xmpp.settings import SessionOptions, XmppAccount
 from connector.xmpp.tls_pipe import ReadInterrupted
+from connector.xmpp.tls_sessions import TlsSessionCache
 from connector.xmpp.transport import Link, TlsLink, WebSocketLink
 
 EventHandler = Callable[[XmppEvent], None]
@@ -77,10 +78,19 @@ class _EventBuffer:
 
 
 async def _open_link(
-    endpoint: XmppEndpoint, *, ssl_context: ssl.SSLContext, options: SessionOptions
+    endpoint: XmppEndpoint,
+    *,
+    ssl_context: ssl.SSLContext,
+    options: SessionOptions,
+    tls_sessions: TlsSessionCache | None,
 ) -> tuple[Link, Framing]:
     if endpoint.transport == "tls":
-        tls = await TlsLink.open(endpoint, ssl_context=ssl_context, timeout_s=options.establish_timeout_s)
+        tls = await TlsLink.open(
+            endpoint,
+            ssl_context=ssl_context,
+            timeout_s=options.establish_timeout_s,
+            tls_sessions=tls_sessions,
+        )
         return tls, StreamFraming(max_stanza_bytes=options.max_stanza_bytes, max_depth=options.max_depth)
     websocket = await WebSocketLink.open(
         endpoint,
@@ -88,6 +98,7 @@ async def _open_link(
         timeout_s=options.establish_timeout_s,
         close_timeout_s=options.close_timeout_s,
         max_message_bytes=options.max_stanza_bytes,
+        tls_sessions=tls_sessions,
     )
     return websocket, WebSocketFraming(max_stanza_bytes=options.max_stanza_bytes, max_depth=options.max_depth)
 
@@ -141,8 +152,12 @@ class XmppConnection:
         options: SessionOptions | None = None,
         on_event: EventHandler | None = None,
         max_buffered_events: int = 256,
+        tls_sessions: TlsSessionCache | None = None,
     ) -> XmppConnection:
         """Connect, authenticate, bind, send presence; return once the session is established.
+
+        With ``tls_sessions`` (shared by a process's connections) the TLS handshake resumes the session
+        of an earlier connection to the same endpoint when the server allows it.
 
         Events go to ``on_event`` (called in the pump task; it must not block or raise) or, without one,
         to :meth:`events`. Raises :class:`XmppError`: ``connect_failed``, ``timeout``, ``auth_failed``,
@@ -152,7 +167,9 @@ class XmppConnection:
         log = structlog.get_logger("fingress.connector.xmpp").bind(
             jid=account.bare_jid, endpoint=endpoint.describe()
         )
-        link, framing = await _open_link(endpoint, ssl_context=ssl_context, options=options)
+        link, framing = await _open_link(
+            endpoint, ssl_context=ssl_context, options=options, tls_sessions=tls_sessions
+        )
         session = ClientSession(account=account, framing=framing, options=options)
         connection = cls(
             session=session,

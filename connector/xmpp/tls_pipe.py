@@ -14,6 +14,8 @@ import contextlib
 import ssl
 from typing import cast
 
+from connector.xmpp.tls_sessions import Endpoint, TlsSessionCache
+
 READ_CHUNK_BYTES = 16 * 1024
 # Pause reading the socket when this much ciphertext waits undecrypted (the reader is slow).
 MAX_PENDING_CIPHERTEXT_BYTES = 64 * 1024
@@ -97,14 +99,27 @@ class TlsPipe:
         self._tls = tls
         self._outgoing = outgoing
         self._interrupted = False
+        # Where to leave this connection's session once the server has sent one (after the first read).
+        self._keep_session: tuple[TlsSessionCache, Endpoint] | None = None
 
     @classmethod
     async def connect(
-        cls, host: str, port: int, *, ssl_context: ssl.SSLContext, server_hostname: str
+        cls,
+        host: str,
+        port: int,
+        *,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str,
+        tls_sessions: TlsSessionCache | None = None,
     ) -> TlsPipe:
-        """Connect and complete the TLS handshake (certificate checked by ``ssl_context``)."""
+        """Connect and complete the TLS handshake (certificate checked by ``ssl_context``). With
+        ``tls_sessions``, offer the session last kept for this endpoint and keep this connection's."""
+        endpoint: Endpoint = (host, port, server_hostname)
+        offered = None if tls_sessions is None else tls_sessions.session_for(endpoint, ssl_context)
         incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-        tls = ssl_context.wrap_bio(incoming, outgoing, server_side=False, server_hostname=server_hostname)
+        tls = ssl_context.wrap_bio(
+            incoming, outgoing, server_side=False, server_hostname=server_hostname, session=offered
+        )
         loop = asyncio.get_running_loop()
         _, wire = await loop.create_connection(lambda: _Wire(incoming), host, port)
         pipe = cls(wire=wire, tls=tls, outgoing=outgoing)
@@ -112,8 +127,17 @@ class TlsPipe:
             await pipe._handshake()
         except BaseException:
             pipe.abort()
+            if tls_sessions is not None and offered is not None:
+                tls_sessions.forget(endpoint)  # whatever went wrong, the next try starts afresh
             raise
+        if tls_sessions is not None:
+            pipe._keep_session = (tls_sessions, endpoint)
         return pipe
+
+    @property
+    def session_reused(self) -> bool:
+        """Whether the handshake resumed an earlier session."""
+        return self._tls.session_reused
 
     async def _handshake(self) -> None:
         while True:
@@ -165,6 +189,10 @@ class TlsPipe:
             except ssl.SSLEOFError:
                 return None  # closed without close_notify: the stream layer tells whether that was clean
             self._flush()
+            if self._keep_session is not None:
+                sessions, endpoint = self._keep_session
+                self._keep_session = None
+                sessions.remember(endpoint, self._tls)
             return data or None
 
     async def write(self, data: bytes) -> None:

@@ -19,6 +19,7 @@ from connector.xmpp import errors
 from connector.xmpp.endpoint import XmppEndpoint
 from connector.xmpp.errors import XmppError
 from connector.xmpp.tls_pipe import TlsPipe
+from connector.xmpp.tls_sessions import TlsSessionCache
 from connector.xmpp.websocket_pipe import WebSocketPipe, WebSocketRefused, WebSocketViolation
 
 SUBPROTOCOL = Subprotocol("xmpp")
@@ -53,11 +54,22 @@ class TlsLink:
         self._pipe = pipe
 
     @classmethod
-    async def open(cls, endpoint: XmppEndpoint, *, ssl_context: ssl.SSLContext, timeout_s: float) -> TlsLink:
+    async def open(
+        cls,
+        endpoint: XmppEndpoint,
+        *,
+        ssl_context: ssl.SSLContext,
+        timeout_s: float,
+        tls_sessions: TlsSessionCache | None = None,
+    ) -> TlsLink:
         try:
             async with asyncio.timeout(timeout_s):
                 pipe = await TlsPipe.connect(
-                    endpoint.host, endpoint.port, ssl_context=ssl_context, server_hostname=endpoint.tls_name
+                    endpoint.host,
+                    endpoint.port,
+                    ssl_context=ssl_context,
+                    server_hostname=endpoint.tls_name,
+                    tls_sessions=tls_sessions,
                 )
         except TimeoutError as error:
             raise XmppError(errors.TIMEOUT, f"{endpoint.describe()}: no connection in time") from error
@@ -100,6 +112,7 @@ class WebSocketLink:
         timeout_s: float,
         close_timeout_s: float,
         max_message_bytes: int,
+        tls_sessions: TlsSessionCache | None = None,
     ) -> WebSocketLink:
         try:
             async with asyncio.timeout(timeout_s):
@@ -111,6 +124,7 @@ class WebSocketLink:
                     server_hostname=endpoint.tls_name,
                     subprotocol=SUBPROTOCOL,
                     max_message_bytes=max_message_bytes,
+                    tls_sessions=tls_sessions,
                 )
         except TimeoutError as error:
             raise XmppError(errors.TIMEOUT, f"{endpoint.describe()}: no connection in time") from error

@@ -33,6 +33,7 @@ from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
 from connector.xmpp.tls_pipe import ReadInterrupted, TlsPipe
+from connector.xmpp.tls_sessions import TlsSessionCache
 
 
 class WebSocketRefused(Exception):
@@ -111,11 +112,15 @@ class WebSocketPipe:
         subprotocol: Subprotocol | None,
         max_message_bytes: int,
         headers: Mapping[str, str] | None = None,
+        tls_sessions: TlsSessionCache | None = None,
     ) -> WebSocketPipe:
-        """TLS, then the HTTP upgrade (with ``headers`` added to the request) asking for ``subprotocol``
-        (``None``: for none); raises :class:`WebSocketRefused` when the server refuses or does not pick
-        that subprotocol, ``OSError`` / ``ssl.SSLError`` below that."""
-        pipe = await TlsPipe.connect(host, port, ssl_context=ssl_context, server_hostname=server_hostname)
+        """TLS (resuming a session from ``tls_sessions`` when one is kept), then the HTTP upgrade (with
+        ``headers`` added to the request) asking for ``subprotocol`` (``None``: for none); raises
+        :class:`WebSocketRefused` when the server refuses or does not pick that subprotocol, ``OSError`` /
+        ``ssl.SSLError`` below that."""
+        pipe = await TlsPipe.connect(
+            host, port, ssl_context=ssl_context, server_hostname=server_hostname, tls_sessions=tls_sessions
+        )
         try:
             return await cls.handshake(
                 pipe, uri, subprotocol=subprotocol, max_message_bytes=max_message_bytes, headers=headers

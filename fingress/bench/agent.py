@@ -32,6 +32,7 @@ from websockets.frames import CloseCode
 from websockets.uri import parse_uri
 
 from connector.xmpp.tls_pipe import ReadInterrupted
+from connector.xmpp.tls_sessions import TlsSessionCache
 from connector.xmpp.websocket_pipe import WebSocketPipe, WebSocketRefused, WebSocketViolation
 from fingress.bench.cluster import BenchAgent
 from fingress.bench.stats import Latencies, SequenceCheck
@@ -114,6 +115,9 @@ class SimulatedAgent:
         self._api = api
         self._events_url = events_url
         self._ssl = ssl_context
+        # Each app keeps its own TLS session, as a phone's TLS stack does: reopening the event socket
+        # resumes it rather than a full handshake.
+        self._tls_sessions = TlsSessionCache(ssl_context, max_endpoints=1)
         self._clock = clock
         self.sequence = SequenceCheck()
         self.latencies = Latencies()
@@ -184,6 +188,7 @@ class SimulatedAgent:
                     subprotocol=None,
                     max_message_bytes=MAX_MESSAGE_BYTES,
                     headers=self._headers,
+                    tls_sessions=self._tls_sessions,
                 )
         except WebSocketRefused as error:
             response = error.response
