@@ -1,5 +1,7 @@
 """Benchmark (not a test): the client's CPU per HTTPS request, httpcore's anyio network backend against
-the asyncio-native one (connector/finesse/http_backend.py, both of its TLS layers), on asyncio and uvloop.
+the asyncio-native one (connector/finesse/http_backend.py, both of its TLS layers) under httpcore's pool,
+and the connector's own transport (connector/finesse/http_transport.py: its pool and h11 on that backend),
+on asyncio and uvloop.
 
 A TLS uvicorn app (uvloop, httptools) runs in a child process and answers every request with a ~1 KiB
 body (the size of a Finesse User document). Each client configuration runs in a fresh child process: it
@@ -37,7 +39,8 @@ import httpcore
 import httpx
 import trustme
 
-from connector.finesse.http_backend import AsyncioNetworkBackend, TlsLayer, asyncio_http_transport
+from connector.finesse.http_backend import AsyncioNetworkBackend, TlsLayer, httpcore_http_transport
+from connector.finesse.http_transport import AsyncioHttpTransport, asyncio_http_transport
 
 _BODY = b"<User>" + b"x" * 1000 + b"</User>"
 _PUT_BODY = b"<User><state>READY</state></User>"
@@ -45,13 +48,17 @@ _PUT_BODY = b"<User><state>READY</state></User>"
 _SERVER_KEEP_ALIVE_S = 120
 _CLIENT_KEEP_ALIVE_S = 60.0
 
-# "…+httpcore_pool": the asyncio backend under httpcore's own pool (the transport uses LinearAssignmentPool).
+# "asyncio+…": httpx's transport, httpcore's pool with LinearAssignmentPool's assignment, on the asyncio
+# backend (the connector's transport before its own); "…+httpcore_pool": httpcore's unchanged pool there.
+# "own_pool+…": the connector's own transport (asyncio_http_transport) on the same backend.
 BACKENDS = (
     "anyio",
     "anyio+poll_idle",
     "asyncio+memory_bio",
     "asyncio+memory_bio+httpcore_pool",
     "asyncio+loop_tls",
+    "own_pool+memory_bio",
+    "own_pool+loop_tls",
 )
 LOOPS = ("asyncio", "uvloop")
 
@@ -183,8 +190,19 @@ def _client(backend: str, context: ssl.SSLContext, connections: int) -> httpx.As
             keepalive_expiry=_CLIENT_KEEP_ALIVE_S,
         )
         return httpx.AsyncClient(verify=context, limits=limits, trust_env=False)
-    tls: TlsLayer = "loop" if backend == "asyncio+loop_tls" else "memory_bio"
-    transport = asyncio_http_transport(
+    tls: TlsLayer = "loop" if backend.endswith("+loop_tls") else "memory_bio"
+    if backend.startswith("own_pool"):
+        return httpx.AsyncClient(
+            transport=asyncio_http_transport(
+                ssl_context=context,
+                max_connections=connections,
+                max_keepalive_connections=connections,
+                keepalive_expiry_s=_CLIENT_KEEP_ALIVE_S,
+                tls=tls,
+            ),
+            trust_env=False,
+        )
+    transport = httpcore_http_transport(
         ssl_context=context,
         max_connections=connections,
         max_keepalive_connections=connections,
@@ -196,10 +214,22 @@ def _client(backend: str, context: ssl.SSLContext, connections: int) -> httpx.As
     return httpx.AsyncClient(transport=transport, trust_env=False)
 
 
-def _pool(client: httpx.AsyncClient) -> httpcore.AsyncConnectionPool:
-    pool = client._transport._pool  # type: ignore[attr-defined]
+def _network_backend(client: httpx.AsyncClient) -> object:
+    transport = client._transport
+    if isinstance(transport, AsyncioHttpTransport):
+        return transport.network_backend
+    pool = transport._pool  # type: ignore[attr-defined]
     assert isinstance(pool, httpcore.AsyncConnectionPool)
-    return pool
+    return pool._network_backend
+
+
+def _connections(client: httpx.AsyncClient) -> int:
+    transport = client._transport
+    if isinstance(transport, AsyncioHttpTransport):
+        return transport.pool.held
+    pool = transport._pool  # type: ignore[attr-defined]
+    assert isinstance(pool, httpcore.AsyncConnectionPool)
+    return len(pool.connections)
 
 
 async def _measure(
@@ -218,14 +248,14 @@ async def _measure(
     # With one_pool, all C workers share one pool (requests queue in it, as the connector's do).
     shards = 1 if one_pool else max(1, -(-concurrency // pool_size))
     clients = [_client(backend, context, pool_size) for _ in range(shards)]
-    if backend.startswith("asyncio"):
-        assert all(isinstance(_pool(client)._network_backend, AsyncioNetworkBackend) for client in clients)
+    if not backend.startswith("anyio"):
+        assert all(isinstance(_network_backend(client), AsyncioNetworkBackend) for client in clients)
     try:
         before_pool = _rss_kib()
         # Open the pools: requests at once on empty pools hold one connection each (all wait for their
         # TLS handshakes), kept alive afterwards.
         await asyncio.gather(*(clients[n % len(clients)].get(url) for n in range(concurrency)))
-        connections = sum(len(_pool(client).connections) for client in clients)
+        connections = sum(_connections(client) for client in clients)
         rss_per_connection = (_rss_kib() - before_pool) / max(1, connections)
         remaining = requests
 

@@ -33,7 +33,7 @@ from connector.finesse.commands import DialogAction, MakeCall, RequestedState, S
 from connector.finesse.credentials import Credentials
 from connector.finesse.errors import FinesseProtocolError, SideUnreachable
 from connector.finesse.failures import error_for_response
-from connector.finesse.http_backend import asyncio_http_transport
+from connector.finesse.http_transport import asyncio_http_transport
 from connector.finesse.ids import AgentId, DialogId, ReasonCodeId, RequestId
 from connector.finesse.models import (
     Device,
@@ -109,16 +109,18 @@ def build_http_client(
     # Idle connections are retired before Finesse's Tomcat would close them (its keep-alive timeout
     # defaults to 20 s): a request sent on a connection the server is closing at that moment fails with
     # "server disconnected", and is not retried (it may have reached Finesse).
-    # A keep-alive count below the limit churns: httpcore (1.0.9) closes a connection that turns idle
-    # whenever the pool holds more connections than that count, and the next request opens a new one,
-    # a TLS handshake with Finesse each (8 of 16 kept alive, 16 in flight: ~1,550 handshakes per 1,600
-    # requests; tests/connector/bench_http_keepalive.py). The limit is small: keeping all costs little.
+    # A keep-alive count below the limit churns: the pool closes a connection that turns idle while it
+    # holds more connections than that count (as httpcore's did), and the next request opens a new one,
+    # a TLS handshake with Finesse each (with httpcore, 8 of 16 kept alive, 16 in flight: ~1,550
+    # handshakes per 1,600 requests; tests/connector/bench_http_keepalive.py). The limit is small:
+    # keeping all costs little.
     if max_keepalive_connections is None:
         max_keepalive_connections = max_connections
     if ssl_context is None:
         ssl_context = ssl.create_default_context(cafile=str(ca_file) if ca_file is not None else None)
-    # The pool runs on the asyncio-native network backend (connector.finesse.http_backend): httpcore's
-    # default anyio one was about a third of the connector's CPU in a sign-in storm.
+    # Our own transport (connector.finesse.http_transport): pooled HTTP/1.1 on the asyncio-native network
+    # backend. httpx's default, httpcore's pool on anyio, was over a third of the connector's CPU in a
+    # sign-in storm.
     transport = asyncio_http_transport(
         ssl_context=ssl_context,
         max_connections=max_connections,

@@ -1,4 +1,5 @@
-"""An httpcore network backend on asyncio's own transports, and the httpx transport built on it.
+"""An httpcore network backend on asyncio's own transports: the connections of the connector's HTTP
+transport (:mod:`connector.finesse.http_transport`).
 
 httpcore (1.0.9) runs on asyncio through anyio: every read and write enters an ``anyio.fail_after`` cancel
 scope, TLS is anyio's ``TLSStream`` (a memory-BIO loop with several Python layers per record), and the
@@ -29,6 +30,10 @@ Errors are httpcore's, raised ``from`` the original as httpcore's own backends d
 ``ConnectError`` caused by :class:`ssl.SSLCertVerificationError`), ``ReadError`` / ``ReadTimeout``,
 ``WriteError`` / ``WriteTimeout``. A read at the end of the stream returns ``b""``. A backend (and so a
 client) serves one event loop at a time, as httpx's clients do.
+
+:func:`httpcore_http_transport` is the connector's previous transport, httpx's own with httpcore's pool
+(:class:`LinearAssignmentPool`) on this backend: the baseline ``benchmarks/http_client.py`` measures
+the connector's own transport against.
 """
 
 # The signatures (``timeout`` parameters included) are httpcore's network-backend interface.
@@ -201,9 +206,10 @@ def _time_out(waiter: asyncio.Future[bool]) -> None:
         waiter.set_result(False)
 
 
-class _StreamBase(httpcore.AsyncNetworkStream):
-    """What the plain and the TLS stream share: the wire, writes and their flow control, addresses,
-    the idle check."""
+class AsyncioStream(httpcore.AsyncNetworkStream):
+    """A connection of :class:`AsyncioNetworkBackend`, plain or TLS: httpcore's network stream, plus what
+    a pool of our own asks of it without awaiting (:meth:`close`, :attr:`has_arrivals`). The subclasses
+    share the wire, writes and their flow control, addresses, the idle check."""
 
     def __init__(self, wire: _Wire, transport: asyncio.Transport) -> None:
         self._wire = wire
@@ -235,8 +241,23 @@ class _StreamBase(httpcore.AsyncNetworkStream):
         if wire.lost and wire.error is not None:
             raise httpcore.WriteError(str(wire.error) or "the connection was lost") from wire.error
 
-    async def aclose(self) -> None:
+    def close(self) -> None:
+        """Close the connection now, without waiting (what :meth:`aclose` does; for a pool closing
+        connections from synchronous code)."""
         self._transport.close()
+
+    async def aclose(self) -> None:
+        self.close()
+
+    @property
+    def has_arrivals(self) -> bool:
+        """Anything received and not read yet, or the end of the connection (the idle check)."""
+        return self._wire.has_arrivals
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> AsyncioStream:
+        raise NotImplementedError("TLS over TLS (an HTTPS proxy) is not supported by this backend")
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable":
@@ -251,7 +272,7 @@ class _StreamBase(httpcore.AsyncNetworkStream):
         return None
 
 
-class _PlainStream(_StreamBase):
+class _PlainStream(AsyncioStream):
     """Plaintext on the wire: a TCP connection, or the event loop's TLS transport (``tls="loop"``)."""
 
     def __init__(self, wire: _Wire, transport: asyncio.Transport, *, tls_layer: TlsLayer) -> None:
@@ -278,7 +299,7 @@ class _PlainStream(_StreamBase):
 
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.AsyncNetworkStream:
+    ) -> AsyncioStream:
         try:
             async with asyncio.timeout(timeout):
                 if self._tls_layer == "loop":
@@ -296,7 +317,7 @@ class _PlainStream(_StreamBase):
 
     async def _start_loop_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None
-    ) -> httpcore.AsyncNetworkStream:
+    ) -> _LoopTlsStream:
         wire = self._wire
         if wire.chunks:
             raise httpcore.ConnectError("the server sent data before the TLS handshake")
@@ -314,7 +335,7 @@ class _LoopTlsStream(_PlainStream):
 
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.AsyncNetworkStream:
+    ) -> AsyncioStream:
         raise NotImplementedError("TLS over TLS (an HTTPS proxy) is not supported by this backend")
 
     def get_extra_info(self, info: str) -> Any:
@@ -323,7 +344,7 @@ class _LoopTlsStream(_PlainStream):
         return super().get_extra_info(info)
 
 
-class _TlsStream(_StreamBase):
+class _TlsStream(AsyncioStream):
     """TLS on memory BIOs over the plain TCP transport: ciphertext waits in the incoming BIO (only what
     has arrived), records are decrypted as the reader asks for them."""
 
@@ -410,18 +431,13 @@ class _TlsStream(_StreamBase):
             if incoming is not None and incoming.pending <= MAX_BUFFERED_BYTES:
                 wire.resume_reading()
 
-    async def aclose(self) -> None:
+    def close(self) -> None:
         if not self._transport.is_closing():
             with contextlib.suppress(ssl.SSLError, OSError):
                 # close_notify, best effort and without waiting for the server's: the exchange is over.
                 self._tls.unwrap()
             self._send_ciphertext()
         self._transport.close()
-
-    async def start_tls(
-        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        raise NotImplementedError("TLS over TLS (an HTTPS proxy) is not supported by this backend")
 
     def get_extra_info(self, info: str) -> Any:
         if info == "ssl_object":
@@ -451,10 +467,25 @@ class AsyncioNetworkBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[SocketOption] | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        return await self.connect(
+            host, port, timeout_s=timeout, local_address=local_address, socket_options=socket_options
+        )
+
+    async def connect(
+        self,
+        host: str,
+        port: int,
+        *,
+        timeout_s: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> AsyncioStream:
+        """A TCP connection to ``host``:``port`` (what :meth:`connect_tcp` returns), typed as this
+        backend's stream. Raises ``httpcore.ConnectError`` / ``ConnectTimeout`` after ``timeout_s``."""
         loop = asyncio.get_running_loop()
         local_addr = (local_address, 0) if local_address is not None else None
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(timeout_s):
                 transport, wire = await loop.create_connection(
                     lambda: _Wire(loop, self._receive_buffer), host, port, local_addr=local_addr
                 )
@@ -527,7 +558,7 @@ class LinearAssignmentPool(httpcore.AsyncConnectionPool):
         return closing
 
 
-def asyncio_http_transport(
+def httpcore_http_transport(
     *,
     ssl_context: ssl.SSLContext,
     max_connections: int,
@@ -535,14 +566,16 @@ def asyncio_http_transport(
     keepalive_expiry_s: float,
     tls: TlsLayer = "memory_bio",
 ) -> httpx.AsyncHTTPTransport:
-    """An httpx transport whose connection pool runs on :class:`AsyncioNetworkBackend`.
+    """httpx's own transport with httpcore's pool (:class:`LinearAssignmentPool`) on
+    :class:`AsyncioNetworkBackend`: what the connector ran before its own transport
+    (:func:`connector.finesse.http_transport.asyncio_http_transport`), kept as the baseline that
+    ``benchmarks/http_client.py`` measures it against.
 
     Certificates are verified as ``ssl_context`` says. Idle connections are closed after
-    ``keepalive_expiry_s``; keep that below the server's own keep-alive timeout, or a request can be sent
-    on a connection the server is closing at that moment ("server disconnected", not retried)."""
+    ``keepalive_expiry_s``."""
     transport = httpx.AsyncHTTPTransport(verify=ssl_context, trust_env=False)
-    # httpx (0.28) has no option for httpcore's network backend, so its pool is replaced by one on ours
-    # (tests/http_backend checks that the transport built here uses it), assigning in linear time.
+    # httpx (0.28) has no option for httpcore's network backend, so its pool is replaced by one on ours,
+    # assigning in linear time.
     transport._pool = LinearAssignmentPool(
         ssl_context=ssl_context,
         max_connections=max_connections,

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from connector.finesse.http_backend import asyncio_http_transport
+from connector.finesse.http_transport import asyncio_http_transport
 from fingress.bench.agent import AgentFailed, SimulatedAgent, of_type
 from fingress.bench.stats import Latencies
 from fingress.bench.target import Target
@@ -65,8 +65,8 @@ class Fleet:
         self.agents: list[SimulatedAgent] = []
 
     def _client(self, base_url: str) -> httpx.AsyncClient:
-        # On the connector's asyncio-native network backend (connector.finesse.http_backend): httpx and
-        # httpcore were half of the bench's CPU in a sign-in storm, much of it httpcore's anyio backend.
+        # On the connector's own transport (connector.finesse.http_transport): httpx's default, httpcore's
+        # pool on anyio, was half of the bench's CPU in a sign-in storm.
         # No proxy from the environment: the pool must be this one.
         transport = asyncio_http_transport(
             ssl_context=self.trust,

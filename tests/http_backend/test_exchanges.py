@@ -13,7 +13,8 @@ import httpcore
 import httpx
 import pytest
 
-from connector.finesse.http_backend import MAX_BUFFERED_BYTES, TlsLayer, asyncio_http_transport
+from connector.finesse.http_backend import MAX_BUFFERED_BYTES, TlsLayer
+from connector.finesse.http_transport import asyncio_http_transport
 from tests.http_backend.servers import ExchangeApp, digest, pattern, running_uvicorn
 from tests.support.timing import seconds
 

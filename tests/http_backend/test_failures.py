@@ -14,7 +14,8 @@ import httpx
 import pytest
 import trustme
 
-from connector.finesse.http_backend import AsyncioNetworkBackend, TlsLayer, asyncio_http_transport
+from connector.finesse.http_backend import AsyncioNetworkBackend, TlsLayer
+from connector.finesse.http_transport import asyncio_http_transport
 from tests.support.streams import stream_server
 from tests.support.timing import seconds
 

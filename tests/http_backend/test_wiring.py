@@ -1,6 +1,6 @@
-"""The connector's Finesse client and the bench run on the asyncio-native backend: httpx has no option for
-it, so the transport's pool is replaced, and an httpx release that moves the pool must fail here rather
-than silently fall back to httpcore's anyio backend."""
+"""The connector's Finesse client and the bench run on the connector's own transport (pooled HTTP/1.1 on the
+asyncio-native backend), with the pool settings they ask for: a client built elsewhere must fail here
+rather than silently fall back to httpx's default transport (httpcore's pool on anyio)."""
 
 from __future__ import annotations
 
@@ -10,39 +10,37 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpcore
 import httpx
 import pytest
 
 from connector.finesse.client import build_http_client
-from connector.finesse.http_backend import AsyncioNetworkBackend, asyncio_http_transport
+from connector.finesse.http_backend import AsyncioNetworkBackend
+from connector.finesse.http_transport import AsyncioHttpTransport, asyncio_http_transport
 from tests.support.streams import stream_server
 from tests.support.timing import seconds
 
 _RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
 
 
-def pool_of(http: httpx.AsyncClient) -> httpcore.AsyncConnectionPool:
+def transport_of(http: httpx.AsyncClient) -> AsyncioHttpTransport:
     transport = http._transport
-    assert isinstance(transport, httpx.AsyncHTTPTransport)
-    pool = transport._pool
-    assert isinstance(pool, httpcore.AsyncConnectionPool)
-    return pool
+    assert isinstance(transport, AsyncioHttpTransport)
+    return transport
 
 
 def test_the_client_built_for_finesse_uses_the_backend(client_ssl_context: ssl.SSLContext) -> None:
-    pool = pool_of(build_http_client(ssl_context=client_ssl_context))
-    assert isinstance(pool._network_backend, AsyncioNetworkBackend)
+    transport = transport_of(build_http_client(ssl_context=client_ssl_context))
+    assert isinstance(transport.network_backend, AsyncioNetworkBackend)
 
 
 def test_the_transport_keeps_the_pool_settings_it_was_given(client_ssl_context: ssl.SSLContext) -> None:
     transport = asyncio_http_transport(
         ssl_context=client_ssl_context, max_connections=7, max_keepalive_connections=5, keepalive_expiry_s=3.5
     )
-    pool = transport._pool
-    assert isinstance(pool._network_backend, AsyncioNetworkBackend)
-    assert (pool._max_connections, pool._max_keepalive_connections, pool._keepalive_expiry) == (7, 5, 3.5)
-    assert pool._ssl_context is client_ssl_context
+    pool = transport.pool
+    assert isinstance(transport.network_backend, AsyncioNetworkBackend)
+    assert (pool.max_connections, pool.max_idle_connections, pool.keepalive_expiry_s) == (7, 5, 3.5)
+    assert transport.ssl_context is client_ssl_context
 
 
 def test_an_unknown_tls_layer_is_refused() -> None:
@@ -62,9 +60,8 @@ def test_idle_connections_are_retired_before_finesse_would_close_them(
     # is not retried, so the client's idle expiry must be the shorter one (the emulator models Tomcat).
     from fingress.emulator.server import TOMCAT_KEEP_ALIVE_S
 
-    pool = pool_of(build_http_client(ssl_context=client_ssl_context))
-    assert pool._keepalive_expiry is not None
-    assert pool._keepalive_expiry < TOMCAT_KEEP_ALIVE_S
+    pool = transport_of(build_http_client(ssl_context=client_ssl_context)).pool
+    assert pool.keepalive_expiry_s < TOMCAT_KEEP_ALIVE_S
 
 
 class ClosingServer:
@@ -138,11 +135,11 @@ def test_the_bench_pools_run_on_the_backend_and_retire_idle_connections_before_t
     clients = [fleet.api_for(n) for n in range(3)] + [fleet.control_for(n) for n in range(3)]
     assert len({id(client) for client in clients}) == 6  # 20 in flight: three shards each
     for http in clients:
-        pool = pool_of(http)
-        assert isinstance(pool._network_backend, AsyncioNetworkBackend)
-        assert pool._max_connections == pool._max_keepalive_connections
-        assert pool._keepalive_expiry is not None
-        assert pool._keepalive_expiry < edge_keep_alive_s
-        assert pool._keepalive_expiry < TOMCAT_KEEP_ALIVE_S
+        transport = transport_of(http)
+        pool = transport.pool
+        assert isinstance(transport.network_backend, AsyncioNetworkBackend)
+        assert pool.max_connections == pool.max_idle_connections
+        assert pool.keepalive_expiry_s < edge_keep_alive_s
+        assert pool.keepalive_expiry_s < TOMCAT_KEEP_ALIVE_S
     assert str(fleet.api_for(0).base_url) == "https://127.0.0.1:8443"
     assert str(fleet.control_for(0).base_url) == "https://127.0.0.1:8445"
