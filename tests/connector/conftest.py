@@ -1,4 +1,5 @@
-"""The session layer against the real emulator (REST over TLS on loopback), with millisecond timings."""
+"""The session layer against the real emulator (REST over TLS on loopback), with millisecond timings;
+every async test runs on asyncio and on uvloop."""
 
 from __future__ import annotations
 
@@ -24,9 +25,14 @@ from fingress.emulator.config import BearerSettings, load_config
 from fingress.emulator.hub import Side
 from fingress.emulator.server import EmulatorServer
 from tests.connector.hublink import HubLinkFactory
+from tests.support.loops import LoopFactory, both_loops
 from tests.support.timing import seconds
 
 PASSWORDS = {"1001": "alice-pass", "1002": "bob-pass", "1003": "carol-pass", "1006": "frank-pass"}
+
+
+def pytest_asyncio_loop_factories() -> dict[str, LoopFactory]:
+    return both_loops()
 
 
 @pytest.fixture

@@ -3,24 +3,14 @@ uvloop) and, through the ``tls_layer`` fixture, on both of its TLS layers."""
 
 from __future__ import annotations
 
-import asyncio
-import importlib.util
-from collections.abc import Callable, Mapping
-
 import pytest
 
 from connector.finesse.http_backend import TlsLayer
+from tests.support.loops import LoopFactory, both_loops
 
 
-def pytest_asyncio_loop_factories(
-    config: pytest.Config, item: pytest.Item
-) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
-    factories: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {"asyncio": asyncio.new_event_loop}
-    if importlib.util.find_spec("uvloop") is not None:
-        import uvloop
-
-        factories["uvloop"] = uvloop.new_event_loop
-    return factories
+def pytest_asyncio_loop_factories() -> dict[str, LoopFactory]:
+    return both_loops()
 
 
 @pytest.fixture(params=["memory_bio", "loop"])

@@ -1,4 +1,5 @@
-"""The connector tests' emulator and HTTP client fixtures, and a record of the requests sent to Finesse."""
+"""The connector tests' emulator and HTTP client fixtures, and a record of the requests sent to Finesse;
+every async test runs on asyncio and on uvloop."""
 
 from __future__ import annotations
 
@@ -10,8 +11,13 @@ import pytest
 from fingress.emulator.server import EmulatorServer
 from tests.connector.conftest import emulator, http
 from tests.reattach.support import Connectors, FinesseRequests
+from tests.support.loops import LoopFactory, both_loops
 
 __all__ = ["connectors", "emulator", "finesse_requests", "http"]
+
+
+def pytest_asyncio_loop_factories() -> dict[str, LoopFactory]:
+    return both_loops()
 
 
 @pytest.fixture

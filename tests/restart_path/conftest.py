@@ -1,5 +1,6 @@
 """Fixtures for the restart path: the identity provider the edge tests use (JWKS over real TLS), the real
-edge while no connector is up, and the emulator the connector tests use (millisecond timings)."""
+edge while no connector is up, and the emulator the connector tests use (millisecond timings); every async
+test runs on asyncio and on uvloop."""
 
 from __future__ import annotations
 
@@ -17,9 +18,14 @@ from edge.server import EdgeServer
 from tests.connector.conftest import emulator
 from tests.edge.conftest import idp, loopback_edge_config
 from tests.edge.servers import IdentityProvider
+from tests.support.loops import LoopFactory, both_loops
 from tests.support.timing import seconds
 
 __all__ = ["edge_without_connector", "emulator", "idp"]
+
+
+def pytest_asyncio_loop_factories() -> dict[str, LoopFactory]:
+    return both_loops()
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """A real tunnel on loopback: the edge's listener and the connector's client, mutual TLS with the
-session trustme CA."""
+session trustme CA; every async test runs on asyncio and on uvloop."""
 
 from __future__ import annotations
 
@@ -15,10 +15,15 @@ import trustme
 from connector.tunnel.client import TunnelClient
 from edge.relay.relay import TunnelRelay
 from edge.tunnel.messages import AgentId, Principal, TunnelRequest
+from tests.support.loops import LoopFactory, both_loops
 from tests.support.timing import seconds
 from tests.tunnel.fakes import EchoService
 
 CONNECTOR_NAME = "connector-1.fingress.test"
+
+
+def pytest_asyncio_loop_factories() -> dict[str, LoopFactory]:
+    return both_loops()
 
 
 def edge_context(ca: trustme.CA, server_cert: trustme.LeafCert) -> ssl.SSLContext:

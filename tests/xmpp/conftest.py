@@ -4,30 +4,22 @@ uvicorn installs when it is present)."""
 
 from __future__ import annotations
 
-import asyncio
-import importlib.util
 import ssl
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import trustme
 
 from connector.xmpp.endpoint import TransportKind, XmppEndpoint, client_ssl_context
+from tests.support.loops import LoopFactory, both_loops
 from tests.xmpp.prosody import ProsodyServer, running_prosody
 
 USERS = {"agent1": "agent1-pass", "agent2": "agent2-pass", "publisher": "publisher-pass"}
 
 
-def pytest_asyncio_loop_factories(
-    config: pytest.Config, item: pytest.Item
-) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
-    factories: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {"asyncio": asyncio.new_event_loop}
-    if importlib.util.find_spec("uvloop") is not None:
-        import uvloop
-
-        factories["uvloop"] = uvloop.new_event_loop
-    return factories
+def pytest_asyncio_loop_factories() -> dict[str, LoopFactory]:
+    return both_loops()
 
 
 @pytest.fixture(scope="session")
