@@ -23,14 +23,17 @@ async def test_stalled_consumer_is_dropped_with_resync_and_resumes_without_loss(
         stalled = await tunnel.relay.open_events(principal(), since=None)
         for _ in range(1000):
             tunnel.service.publish("1001")
-        await eventually(lambda: tunnel.service.detached != [])
+        # Wait for the edge's own bound, not only for the connector's detach: 1,000 events published at once
+        # overflow the connector's bound (512) before the first reaches the edge, so the connector detaches
+        # first; iterating before the edge had them let one more in (17 events, seen on uvloop).
+        await eventually(lambda: stalled.ended and tunnel.service.detached != [])
         assert stalled.queued <= 17  # the bound, plus the resync marker
         delivered = [event async for event in stalled]
         await stalled.close()
     assert [event.seq for event in delivered[:-1]] == list(range(0, 16))
     marker = json.loads(delivered[-1].json)
     assert marker["type"] == "alert"
-    assert marker["data"]["kind"] == "resync"
+    assert marker["data"] == {"kind": "resync", "reason": "consumer_too_slow"}
     assert marker["seq"] == 15
     assert tunnel.relay.stats.dropped_attachments == 1
     assert tunnel.service.sinks["1001"] == []  # the connector stopped sending too
