@@ -96,6 +96,8 @@ def connector_config(emulator: EmulatorServer, **tables: dict[str, Any]) -> Conn
             "connect_timeout_s": seconds(2),
         },
         "failover": {"move_after_failures": 3, "stale_logout_window_s": seconds(10)},
+        # A free port: the default (9091) is taken whenever two runs, or a demo, share the machine.
+        "admin": {"port": 0},
     }
     for table, values in tables.items():
         document.setdefault(table, {}).update(values)
