@@ -57,6 +57,9 @@ _log = structlog.get_logger(__name__)
 
 # Dialog ids the agent may still wrap up after the call left its dialog list.
 _RECENTLY_ENDED = 4
+# Reads of User + Dialogs a resync makes at most while notifications keep overtaking them; the last one
+# is taken whatever came meanwhile (notifications about one agent come seconds apart, not milliseconds).
+RESYNC_READS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +108,8 @@ class AgentSession:
         self._grace = PresenceGrace(session=self, settings=lambda: context.config.sessions)
         # Why the LOGOUT that is coming is expected (signed_out, idle_grace); None: a LOGOUT is forced.
         self._expected_logout: str | None = None
+        # Notifications applied so far: a re-read tells from it whether one overtook it (see _resync).
+        self._notifications_applied = 0
         self._background: set[asyncio.Task[Any]] = set()
         self.status: str | None = None
         self.ended_reason: str | None = None
@@ -458,6 +463,7 @@ class AgentSession:
         """Take one notification into account (in arrival order)."""
         if self.ended:
             return
+        self._notifications_applied += 1
         if isinstance(update.data, SystemInfo):
             if not update.data.in_service:
                 self.request_move("out_of_service")
@@ -503,10 +509,22 @@ class AgentSession:
 
     async def _resync(self) -> User:
         """Re-read the User and dialogs into the mirror, publishing what changed (notifications may have
-        been missed while the link was down, or before it first came up); the User read."""
-        user, dialogs = await asyncio.gather(
-            self.rest.get_user(self._credentials), self.rest.get_dialogs(self._credentials)
-        )
+        been missed while the link was down, or before it first came up); the User read.
+
+        REST and XMPP are separate paths: a notification applied while the reads were in flight may be
+        newer than what they return, and reconciling the older read over it would put the mirror (and
+        the app) back in a state Finesse has left. So the reads are repeated, up to
+        :data:`RESYNC_READS` times, until none arrived meanwhile; a read started after a notification
+        arrived is at least as new as it (Finesse publishes a change once it has made it)."""
+        for _ in range(RESYNC_READS):
+            applied = self._notifications_applied
+            user, dialogs = await asyncio.gather(
+                self.rest.get_user(self._credentials), self.rest.get_dialogs(self._credentials)
+            )
+            if self._notifications_applied == applied:
+                break
+        else:
+            _log.info("resync_overtaken", agent_id=self.agent_id, reads=RESYNC_READS)
         before = self.mirror.user
         for draft in self.mirror.reconcile(user, dialogs):
             self.publish(draft)

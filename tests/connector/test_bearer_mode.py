@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import secrets
 import ssl
 import time
@@ -41,7 +42,8 @@ class TokenIssuer:
         self._key = OctKey.import_key(key)
 
     def mint(self, agent_id: str = AGENT, *, lifetime_s: float = 600) -> str:
-        claims = {"sub": agent_id, "exp": int(time.time() + lifetime_s)}
+        # Rounded up: a token minted to live a second must not expire within milliseconds.
+        claims = {"sub": agent_id, "exp": math.ceil(time.time() + lifetime_s)}
         return jwt.encode({"alg": "HS256"}, claims, self._key)
 
 

@@ -229,3 +229,39 @@ async def test_stale_forced_logout_signing_out_is_repaired(logout_load_harness: 
     await eventually(restored)
     assert "session.ended" not in sink.types()
     assert harness.manager.session("1001") is not None  # type: ignore[arg-type]
+
+
+async def test_a_resync_read_that_a_notification_overtook_is_read_again(
+    harness: Harness, http: httpx.AsyncClient
+) -> None:
+    """After a reconnect the session re-reads the User over REST while notifications keep coming over
+    XMPP. Here Finesse answers the read (agent NOT_READY), then the agent goes READY and that notification
+    is applied before the read's answer is: the older read must not put the session back to NOT_READY."""
+    await harness.sign_in("1003", extension="1003")
+    sink = await harness.subscribe("1003")
+    session = harness.manager.session("1003")  # type: ignore[arg-type]
+    assert session is not None
+    finesse = FinesseClient(http=http, base_url=harness.emulator.base_url("A"))
+    user_reads: list[str] = []
+
+    async def overtake_the_first_read(response: httpx.Response) -> None:
+        request = response.request
+        if request.method != "GET" or request.url.path != "/finesse/api/User/1003":
+            return
+        user_reads.append(request.url.path)
+        if len(user_reads) == 1:  # the answer is in (NOT_READY); before the session sees it, READY
+            await finesse.change_state(
+                PasswordCredentials(AgentId("1003"), "carol-pass"), StateChange(RequestedState.READY)
+            )
+            await sink.wait_for(of_type("agent.updated", state="READY"))
+
+    http.event_hooks["response"].append(overtake_the_first_read)
+    async with asyncio.timeout(seconds(10)):
+        await session.link_established(reconnected=True)
+    http.event_hooks["response"].remove(overtake_the_first_read)
+
+    assert len(user_reads) == 2, "the overtaken read was made again"
+    status, agent = await harness.call("1003", "GET", "/api/v1/agent")
+    assert (status, agent["state"]) == (200, "READY")
+    states = [frame["data"]["state"] for frame in sink.frames if frame["type"] == "agent.updated"]
+    assert states[-1] == "READY", states
