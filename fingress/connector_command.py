@@ -65,7 +65,7 @@ def register(subparsers: Any) -> None:
         "--loop",
         choices=LOOPS,
         default=CONNECTOR_LOOP,
-        help=f"event loop (default {CONNECTOR_LOOP}: the connector on uvloop lost XMPP links under load)",
+        help=f"event loop (default {CONNECTOR_LOOP})",
     )
     parser.set_defaults(run=run)
 

@@ -21,7 +21,7 @@ from fingress.bench.fleet import Fleet, Progress
 from fingress.bench.report import render_table
 from fingress.bench.stack import CpuReading, SpawnedStack, StackOptions
 from fingress.bench.target import Target, target_from_demo_json
-from fingress.loops import DEFAULT_LOOP, LOOPS, run_on
+from fingress.loops import CONNECTOR_LOOP, DEFAULT_LOOP, EDGE_LOOP, LOOPS, run_on
 
 SCENARIOS = ("events", "requests", "storm", "flap")
 # No run outlives this, whatever --duration-s says.
@@ -87,14 +87,14 @@ def register(subparsers: Any) -> None:
             " figures sum them) (default 1)"
         ),
     )
-    for flag, process in (
-        ("--edge-loop", "--spawn-demo: the event loop of the edge process"),
-        ("--connector-loop", "--spawn-demo: the event loop of the connector process(es)"),
-        ("--emulator-loop", "--spawn-demo: the event loop of the emulator process"),
-        ("--bench-loop", "the event loop of the simulated agents (this process)"),
+    # The tiers run on what `fingress edge` / `fingress connector` run on, so the figures are the product's.
+    for flag, process, default in (
+        ("--edge-loop", "--spawn-demo: the event loop of the edge process", EDGE_LOOP),
+        ("--connector-loop", "--spawn-demo: the event loop of the connector process(es)", CONNECTOR_LOOP),
+        ("--emulator-loop", "--spawn-demo: the event loop of the emulator process", DEFAULT_LOOP),
+        ("--bench-loop", "the event loop of the simulated agents (this process)", DEFAULT_LOOP),
     ):
-        help_text = f"{process} (default {DEFAULT_LOOP})"
-        parser.add_argument(flag, choices=LOOPS, default=DEFAULT_LOOP, help=help_text)
+        parser.add_argument(flag, choices=LOOPS, default=default, help=f"{process} (default {default})")
     parser.add_argument("--json", action="store_true", help="print every figure as JSON instead of a table")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.set_defaults(run=run)

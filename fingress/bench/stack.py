@@ -42,6 +42,7 @@ from fingress.demo.files import (
 )
 from fingress.demo.ports import HOST, DemoPorts, PortInUse
 from fingress.devidp import DevIdentityProvider, DevIdpSettings, create_app
+from fingress.loops import CONNECTOR_LOOP, DEFAULT_LOOP, EDGE_LOOP
 from fingress.pki import ensure_dev_pki, write_atomically
 
 # (the pids a reading covers, their CPU seconds summed): the pids tell a restarted tier from its predecessor.
@@ -89,10 +90,10 @@ class StackOptions:
     start_timeout_s: float = 60.0
     # Connector processes (connector-1 … connector-N).
     connectors: int = 1
-    # The event loops of the spawned processes ("asyncio" or "uvloop").
-    edge_loop: str = "asyncio"
-    connector_loop: str = "asyncio"
-    emulator_loop: str = "asyncio"
+    # The event loops of the spawned processes ("asyncio" or "uvloop"): the tiers' own defaults.
+    edge_loop: str = EDGE_LOOP
+    connector_loop: str = CONNECTOR_LOOP
+    emulator_loop: str = DEFAULT_LOOP
 
 
 class _Child:

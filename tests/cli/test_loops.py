@@ -34,6 +34,15 @@ def test_each_tier_defaults_to_uvloop_and_takes_asyncio(command: str) -> None:
     assert parser.parse_args([command, "--config", "x.toml", "--loop", "asyncio"]).loop == "asyncio"
 
 
+def test_the_benchmark_runs_each_spawned_tier_on_that_tiers_default() -> None:
+    """What `fingress bench --spawn-demo` measures is what `fingress edge` / `connector` run on."""
+    args = build_parser().parse_args(["bench", "--spawn-demo"])
+    tiers = build_parser()
+    assert args.edge_loop == tiers.parse_args(["edge", "--config", "x.toml"]).loop
+    assert args.connector_loop == tiers.parse_args(["connector", "--config", "x.toml"]).loop
+    assert (args.emulator_loop, args.bench_loop) == ("asyncio", "asyncio")
+
+
 def test_an_unknown_loop_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
         build_parser().parse_args(["edge", "--config", "x.toml", "--loop", "trio"])
