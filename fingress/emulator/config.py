@@ -97,11 +97,8 @@ class Timing(_Frozen):
     make_call_initiated_delay_s: float = Field(default=0.1, ge=0, le=60)
     make_call_alerting_delay_s: float = Field(default=0.3, ge=0, le=60)
     outside_answer_delay_s: float = Field(default=2.0, ge=0, le=3600)
-    # Call-data changes spread over time (control API ``spread_s``) are published in slots this wide. 1 ms
-    # keeps 2,000 changes a second close to independent arrivals (two per wake-up): 5 ms slots published
-    # them in bursts of ten, and every tier downstream then queued the burst (p50 8.8-9.0 ms with 1 ms slots
-    # against 13.0-15.1 ms with 5 ms, alternating 2,000-agent runs, same emulator CPU per change).
-    call_data_slot_s: float = Field(default=0.001, ge=0, le=1)
+    # Call-data changes spread over time (control API ``spread_s``) are published in slots this wide.
+    call_data_slot_s: float = Field(default=0.005, ge=0, le=1)
 
 
 class Behaviour(_Frozen):
