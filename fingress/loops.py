@@ -14,7 +14,8 @@ T = TypeVar("T")
 # uvloop's TLS transport allocates the read buffer lazily, where CPython's zero-fills 256 KiB per
 # connection: the edge (one TLS connection per agent) needs about a fifth of the memory on it.
 LOOPS = ("asyncio", "uvloop")
-# The demo's and the benchmark's default, for both tiers.
+# The demo's default (one process), and the benchmark's for the emulator and the simulated agents (its
+# edge and connector processes run on the tiers' own defaults below).
 DEFAULT_LOOP = "asyncio"
 # `fingress edge`: 200 agents, events scenario, 10 s (`fingress bench --spawn-demo ... --edge-loop X`):
 # uvloop 125 KiB RSS per agent, asyncio 620; same event rate, no failures either way.
