@@ -199,6 +199,14 @@ def assert_pool(http: httpx.AsyncClient, *, held: int, idle: int) -> None:
 # --- when a connection carries the next request ---------------------------------------------------------
 
 
+async def assert_dropped_and_replaced(server: ScriptedServer, url: str, http: httpx.AsyncClient) -> None:
+    """The first connection was closed and left the pool; the next request opens a second one."""
+    await server.ended[0].wait()
+    assert_pool(http, held=0, idle=0)
+    assert (await http.get(f"{url}/hello")).text == "ok"
+    assert server.connections == 2
+
+
 @pytest.mark.parametrize(
     "answer",
     [
@@ -216,10 +224,8 @@ async def test_an_answer_that_ends_the_keep_alive_closes_its_connection(
         http,
     ):
         assert (await http.get(f"{url}/last")).text == "ok"
-        await server.ended[0].wait()  # the client closed it (the server would have kept it open)
-        assert_pool(http, held=0, idle=0)
-        assert (await http.get(f"{url}/hello")).text == "ok"
-        assert server.connections == 2
+        # The client closed it (the server would have kept it open).
+        await assert_dropped_and_replaced(server, url, http)
         assert_pool(http, held=1, idle=1)
 
 
@@ -263,10 +269,7 @@ async def test_a_response_closed_before_its_end_closes_its_connection(
         async with http.stream("GET", f"{url}/partial") as response:
             assert await anext(response.aiter_raw()) == pattern(10)
             assert_pool(http, held=1, idle=0)  # held while the response is open
-        await server.ended[0].wait()
-        assert_pool(http, held=0, idle=0)
-        assert (await http.get(f"{url}/hello")).text == "ok"
-        assert server.connections == 2
+        await assert_dropped_and_replaced(server, url, http)
 
 
 async def test_a_malformed_status_line_is_a_remote_protocol_error_and_the_connection_dropped(
@@ -278,10 +281,7 @@ async def test_a_malformed_status_line_is_a_remote_protocol_error_and_the_connec
         with pytest.raises(httpx.RemoteProtocolError) as caught:
             await http.get(f"{url}/bad")
         assert isinstance(caught.value.__cause__, h11.RemoteProtocolError)
-        await server.ended[0].wait()
-        assert_pool(http, held=0, idle=0)
-        assert (await http.get(f"{url}/hello")).text == "ok"
-        assert server.connections == 2
+        await assert_dropped_and_replaced(server, url, http)
 
 
 async def test_a_body_cut_short_is_a_remote_protocol_error(
