@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
@@ -244,10 +244,16 @@ class EventSocketProtocol(WebSocketsSansIOProtocol):
         self.queue = Inbox()  # type: ignore[assignment]
         self.writable = WritableFlag()  # type: ignore[assignment]
 
+    # Each TLS write in pieces of at most this many bytes (see TLS_WRITE_PIECE_BYTES); ``None`` in a
+    # subclass writes each message whole, for servers that hold few sockets and want fewer TLS records.
+    tls_write_piece_bytes: ClassVar[int | None] = TLS_WRITE_PIECE_BYTES
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        if self.scheme == "wss":
-            self.transport = PiecewiseTlsWrites(self.transport)  # type: ignore[assignment]
+        if self.scheme == "wss" and self.tls_write_piece_bytes is not None:
+            self.transport = PiecewiseTlsWrites(  # type: ignore[assignment]
+                self.transport, piece_bytes=self.tls_write_piece_bytes
+            )
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)

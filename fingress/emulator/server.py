@@ -31,6 +31,7 @@ from .hub import SIDES, Hub, Side
 from .rest import FinesseApi, error_response
 from .timers import AsyncioScheduler, Scheduler
 from .xmpp import DirectTlsServer, XmppServerSettings, websocket_route
+from .xmpp.websocket import WEBSOCKET_PROTOCOL
 
 # How long an idle HTTP keep-alive connection stays open: Tomcat's default (Finesse's web server).
 TOMCAT_KEEP_ALIVE_S = 20
@@ -105,7 +106,7 @@ class _HttpsListener:
             log_config=None,
             log_level="warning",
             access_log=False,
-            ws="websockets-sansio",
+            ws=WEBSOCKET_PROTOCOL,
             timeout_graceful_shutdown=1,
             # Finesse runs on Tomcat, whose keep-alive timeout defaults to its connection timeout, 20 s
             # (uvicorn's own default is 5 s). A client must retire idle connections sooner than the server

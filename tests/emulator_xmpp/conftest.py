@@ -11,6 +11,7 @@ import trustme
 
 from fingress.emulator.hub import Hub
 from fingress.emulator.xmpp import DirectTlsServer, XmppServerSettings
+from fingress.emulator.xmpp.websocket import WEBSOCKET_PROTOCOL
 from tests.emulator_xmpp.fakes import DOMAINS, RecordingCluster
 from tests.emulator_xmpp.serving import serving_websocket
 from tests.support.timing import seconds
@@ -51,12 +52,17 @@ async def direct_tls(
             await server.close()
 
 
-@pytest.fixture
+@pytest.fixture(params=["direct", "asgi"])
 async def websocket_port(
-    hub: Hub, cluster: RecordingCluster, xmpp_server_ssl_context: ssl.SSLContext
+    request: pytest.FixtureRequest,
+    hub: Hub,
+    cluster: RecordingCluster,
+    xmpp_server_ssl_context: ssl.SSLContext,
 ) -> AsyncIterator[int]:
-    """The port of a real uvicorn (TLS) serving side A's ``/ws/``."""
+    """The port of a real uvicorn (TLS) serving side A's ``/ws/``: under the emulator's own WebSocket
+    protocol (messages written through its direct channel) and under uvicorn's plain one (over ASGI)."""
+    ws = WEBSOCKET_PROTOCOL if request.param == "direct" else "websockets-sansio"
     async with serving_websocket(
-        hub=hub, cluster=cluster, ssl_context=xmpp_server_ssl_context, settings=FAST
+        hub=hub, cluster=cluster, ssl_context=xmpp_server_ssl_context, settings=FAST, ws=ws
     ) as port:
         yield port

@@ -13,14 +13,21 @@ from starlette.applications import Starlette
 
 from fingress.emulator.hub import ClusterPort, Hub
 from fingress.emulator.xmpp import XmppServerSettings, websocket_route
+from fingress.emulator.xmpp.websocket import WEBSOCKET_PROTOCOL
 from tests.support.timing import seconds
 
 
 @contextlib.asynccontextmanager
 async def serving_websocket(
-    *, hub: Hub, cluster: ClusterPort, ssl_context: ssl.SSLContext, settings: XmppServerSettings
+    *,
+    hub: Hub,
+    cluster: ClusterPort,
+    ssl_context: ssl.SSLContext,
+    settings: XmppServerSettings,
+    ws: type[asyncio.Protocol] | str = WEBSOCKET_PROTOCOL,
 ) -> AsyncIterator[int]:
-    """Side A's ``/ws/`` on a loopback port (yielded); stopped on exit."""
+    """Side A's ``/ws/`` on a loopback port (yielded); stopped on exit. ``ws`` is uvicorn's WebSocket
+    protocol: the emulator's own by default, ``"websockets-sansio"`` for plain ASGI."""
     app = Starlette(routes=[websocket_route(side="A", hub=hub, cluster=cluster, settings=settings)])
     # A socket already listening: clients may connect before uvicorn starts accepting.
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when proto is TCP.
@@ -32,7 +39,7 @@ async def serving_websocket(
         lifespan="off",
         log_level="warning",
         access_log=False,
-        ws="websockets-sansio",
+        ws=ws,
         ssl_context_factory=lambda _config, _default: ssl_context,
     )
     server = uvicorn.Server(config)

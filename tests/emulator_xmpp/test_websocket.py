@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
+import socket
 import ssl
+from collections.abc import Callable
 
 import pytest
 import websockets
 
+from edge.events.channel import MessageListener, WriteResult
 from fingress.emulator.hub import Hub
+from fingress.emulator.xmpp.websocket import write_message
 from tests.emulator_xmpp import script
 from tests.emulator_xmpp.clients import NOTIFICATION, WebSocketClient
 from tests.emulator_xmpp.fakes import DOMAINS, RecordingCluster
@@ -129,3 +135,79 @@ async def test_hostile_messages_close_that_stream_while_another_keeps_receiving(
         assert delivered is not None
         assert next(delivered.iter(NOTIFICATION)).text == f"<Update>after {condition}</Update>"
     await bystander.close()
+
+
+async def test_a_client_that_stops_reading_gets_every_notification_in_order_once_it_reads_again(
+    websocket_port: int, hub: Hub, cluster: RecordingCluster, client_ssl_context: ssl.SSLContext
+) -> None:
+    # A small receive buffer, set before connecting (no window autotuning), and no reading: ~14 MB of
+    # notifications cannot all fit in the kernel's buffers (the sender's grows to 4 MiB at most), so the
+    # server's transport fills and the emulator has to wait to write.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", websocket_port))
+    async with asyncio.timeout(seconds(5)):
+        connection = await websockets.connect(
+            f"wss://localhost:{websocket_port}/ws/",
+            sock=sock,
+            ssl=client_ssl_context,
+            subprotocols=[websockets.Subprotocol("xmpp")],
+        )
+    client = WebSocketClient(connection)
+    await client.login()
+    async with asyncio.timeout(seconds(5)):
+        await cluster.presence_is("A", "6021", True)
+    transport = connection.transport
+    transport.pause_reading()
+    # Random text: permessage-deflate (which uvicorn offers) would shrink repeated characters to nothing.
+    noise = [base64.b64encode(os.urandom(700_000)).decode() for _ in range(15)]
+    bodies = [f"<Update>{index:02d}{text}</Update>" for index, text in enumerate(noise)]
+    for body in bodies:
+        hub.publish("A", "6021", USER_NODE, body)
+    await asyncio.sleep(0.2)  # let the server write until its transport is full
+    transport.resume_reading()
+    received = []
+    for _ in bodies:
+        message = await client.next_element()
+        assert message is not None
+        received.append(next(message.iter(NOTIFICATION)).text)
+    assert received == bodies
+    await client.close()
+
+
+class ScriptedChannel:
+    """A socket channel answering writes from a script (our own seam: edge.events.channel.SocketChannel)."""
+
+    def __init__(self, answers: list[WriteResult]) -> None:
+        self.answers = answers
+        self.written: list[str] = []
+        self.waits = 0
+
+    def write_text(self, text: str) -> WriteResult:
+        answer = self.answers.pop(0)
+        if answer is WriteResult.WRITTEN:
+            self.written.append(text)
+        return answer
+
+    def when_writable(self, callback: Callable[[], None]) -> None:
+        self.waits += 1
+        asyncio.get_running_loop().call_soon(callback)
+
+    def listen(self, listener: MessageListener | None) -> None:
+        raise AssertionError("not used for writing")
+
+
+async def test_a_full_channel_is_waited_for_and_the_same_message_written_after() -> None:
+    channel = ScriptedChannel([WriteResult.FULL, WriteResult.FULL, WriteResult.WRITTEN])
+    async with asyncio.timeout(seconds(5)):
+        await write_message(channel, "<message/>")
+    assert (channel.written, channel.waits) == (["<message/>"], 2)
+
+
+async def test_a_gone_channel_ends_the_write_with_an_error_the_pump_ends_the_session_on() -> None:
+    channel = ScriptedChannel([WriteResult.FULL, WriteResult.GONE])
+    with pytest.raises(ConnectionResetError):
+        async with asyncio.timeout(seconds(5)):
+            await write_message(channel, "<message/>")
+    assert channel.written == []
