@@ -1,5 +1,10 @@
 """Fixtures for the edge: a local identity provider over TLS, a policy file, and a running edge (public
-listener over TLS, admin listener on loopback) in front of a fake upstream."""
+listener over TLS, admin listener on loopback) in front of a fake upstream.
+
+Every async test runs on asyncio and on uvloop (its id ends in ``[asyncio]`` or ``[uvloop]``): `fingress
+edge` runs on uvloop by default (``fingress.loops.EDGE_LOOP``), and the servers a test starts in-process
+(the edge's uvicorn listeners, the identity provider, the tunnel relay) serve on the test's own loop, since
+``uvicorn.Server.serve()`` takes the running loop (``Config(loop=...)`` is read only by ``Server.run()``)."""
 
 from __future__ import annotations
 
@@ -18,6 +23,11 @@ from edge.config import AdminListener, EdgeConfig, Listener, ServerLimits
 from edge.server import EdgeServer
 from tests.edge.fakes import FakeUpstream
 from tests.edge.servers import IdentityProvider, serve
+from tests.support.loops import LoopFactory, both_loops
+
+
+def pytest_asyncio_loop_factories() -> dict[str, LoopFactory]:
+    return both_loops()
 
 
 def render_toml(data: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -47,7 +48,7 @@ def _tampered(edge: Edge) -> str:
     return f"{header}.{payload}.{signature}"
 
 
-ATTACKS = {
+ATTACKS: dict[str, Callable[[Edge], str]] = {
     "expired": lambda edge: edge.idp.mint(lifetime_s=-60),
     "not_yet_valid": lambda edge: edge.idp.mint(nbf=int(time.time()) + 600),
     "bad_issuer": lambda edge: edge.idp.mint(iss="https://evil.test/"),
