@@ -14,7 +14,7 @@ from enum import StrEnum
 
 import structlog
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import RedisStorage, Storage
 from limits.aio.strategies import (
     FixedWindowRateLimiter,
     MovingWindowRateLimiter,
@@ -24,6 +24,7 @@ from limits.aio.strategies import (
 from redis.asyncio import BlockingConnectionPool
 
 from edge.policy import RateLimitPolicy
+from edge.ratelimit_memory import MemoryRateLimitStorage
 from edge.tunnel.errors import RateLimited
 
 _STRATEGIES: dict[str, type[RateLimiter]] = {
@@ -40,11 +41,12 @@ class Limit(StrEnum):
 
 
 def build_storage(policy: RateLimitPolicy) -> Storage:
-    """The counter store the policy names. Redis goes through redis-py with a blocking pool, because the
-    default pool raises when exhausted under load."""
+    """The counter store the policy names. Memory is our own store, whose expiry does not walk every key
+    on every hit as limits' does. Redis goes through redis-py with a blocking pool, because the default
+    pool raises when exhausted under load."""
     uri = policy.storage_uri
     if uri.startswith("memory://"):
-        return MemoryStorage()
+        return MemoryRateLimitStorage()
     pool = BlockingConnectionPool.from_url(uri, max_connections=policy.redis_max_connections, timeout=2)
     # limits types its options as scalars, but passes connection_pool through to redis-py.
     return RedisStorage(f"async+{uri}", implementation="redispy", connection_pool=pool)  # type: ignore[arg-type]
