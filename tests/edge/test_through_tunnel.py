@@ -75,7 +75,7 @@ async def stack(
         rng=random.Random(1),
     )
     client = httpx.AsyncClient(base_url=f"https://127.0.0.1:{server.public_port}", verify=client_ssl_context)
-    admin = httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.admin_port}")
+    admin = httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.admin_port}", verify=client_ssl_context)
     try:
         yield Stack(server, relay, service, connector, client, admin, idp)
     finally:
