@@ -100,9 +100,9 @@ class OAuthPolicy(_Section):
 class RateLimitPolicy(_Section):
     storage_uri: str = "memory://"
     # The sliding window counter by default: as smooth at window edges as a moving window for these limits,
-    # at a fixed window's cost. A moving window keeps every hit (~8.8 KiB per agent at 60 requests a
-    # minute, a fifth of the edge's memory budget per agent) and, in memory://, its expiry sweep hops to a
-    # thread per key (4-10x the CPU per hit at 2,000 agents): benchmarks/rate_limits.py.
+    # at a fixed window's cost. A moving window keeps every hit: a list entry each in Redis, 8 bytes each
+    # in memory:// (edge/ratelimit_memory.py; limits' own memory store held ~8.8 KiB per agent at 60
+    # requests a minute and swept every key after each hit): benchmarks/rate_limits.py.
     strategy: Literal["fixed-window", "moving-window", "sliding-window-counter"] = "sliding-window-counter"
     per_ip: RateString = "300/minute"
     per_agent: RateString = "120/minute"
