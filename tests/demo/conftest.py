@@ -1,4 +1,9 @@
-"""One demo per test module, on free ports, with its data directory in a temporary folder."""
+"""One demo per test module and event loop, on free ports, with its data directory in a temporary folder.
+
+The demo runs its tiers in the test's process, so they serve on the test's loop; every async test runs on
+asyncio and on uvloop (ids ending in ``[asyncio]`` / ``[uvloop]``): asyncio is what ``fingress demo`` runs
+on by default, uvloop what ``fingress edge`` and ``fingress connector`` run on. Both cost ~6 s of wall
+time (one more demo per module), so there is no reason to choose."""
 
 from __future__ import annotations
 
@@ -14,7 +19,12 @@ import pytest_asyncio
 
 from fingress.demo.ports import DemoPorts, PortInUse
 from fingress.demo.system import DemoOptions, DemoSystem
+from tests.support.loops import LoopFactory, both_loops
 from tests.support.timing import seconds
+
+
+def pytest_asyncio_loop_factories() -> dict[str, LoopFactory]:
+    return both_loops()
 
 
 async def start_demo(data_dir: Path, **options: Any) -> DemoSystem:
