@@ -2,7 +2,8 @@
 
     python -m tests.tunnel.connector_process URL CA_FILE CERT_FILE KEY_FILE
 
-Serves :class:`tests.tunnel.fakes.EchoService` until killed; ``/api/v1/slow`` never answers.
+Serves :class:`tests.tunnel.fakes.EchoService` until killed; ``/api/v1/slow`` never answers. Runs on the
+connector's default loop (``fingress.loops.CONNECTOR_LOOP``), as ``fingress connector`` does.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from connector.tunnel.client import TunnelClient
 from connector.tunnel.config import client_ssl_context, parse_tunnel_config
+from fingress.loops import CONNECTOR_LOOP, run_on
 from tests.tunnel.fakes import EchoService
 
 
@@ -36,4 +38,4 @@ async def serve(url: str, ca_file: str, cert_file: str, key_file: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(*sys.argv[1:5]))
+    run_on(CONNECTOR_LOOP, serve(*sys.argv[1:5]))
