@@ -2,8 +2,9 @@
 id, access log, security headers, allow list, IP and agent rate limits (memory), cached JWT verification,
 body validation — to a stub upstream that answers at once.
 
-    .venv/bin/python -m tests.edge.bench_public_api [--connections 32] [--seconds 5]
+    .venv/bin/python -m tests.edge.bench_public_api [--connections 32] [--seconds 5] [--loop uvloop]
 
+The edge and the client share one process and loop: by default the edge's own (``fingress.loops.EDGE_LOOP``).
 A minimal keep-alive HTTP/1.1 client on raw asyncio TLS streams drives it (httpx's pool would be the
 bottleneck, see LAB-NOTES). Logging is switched off so the numbers are the app's, not the console's.
 """
@@ -26,6 +27,7 @@ import trustme
 from edge.config import AdminListener, EdgeConfig, Listener
 from edge.server import EdgeServer
 from edge.tunnel.messages import TunnelRequest, TunnelResponse
+from fingress.loops import EDGE_LOOP, LOOPS, run_on
 from tests.edge.conftest import policy_data, render_toml
 from tests.edge.fakes import FakeUpstream
 from tests.edge.servers import IdentityProvider, serve
@@ -122,8 +124,10 @@ if __name__ == "__main__":
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--state-change", action="store_true", help="PUT /api/v1/agent/state with a body")
+    parser.add_argument("--loop", choices=LOOPS, default=EDGE_LOOP, help=f"event loop (default {EDGE_LOOP})")
     args = parser.parse_args()
     if args.state_change:
-        asyncio.run(main(args.connections, args.seconds, "PUT", "/api/v1/agent/state", b'{"state": "READY"}'))
+        route = ("PUT", "/api/v1/agent/state", b'{"state": "READY"}')
     else:
-        asyncio.run(main(args.connections, args.seconds, "GET", "/api/v1/agent", b""))
+        route = ("GET", "/api/v1/agent", b"")
+    run_on(args.loop, main(args.connections, args.seconds, *route))
