@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
 from unittest import mock
@@ -17,12 +17,16 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, Storage
-from limits.aio.strategies import STRATEGIES, RateLimiter
+from limits.aio.strategies import STRATEGIES as LIMITS_STRATEGIES
+from limits.aio.strategies import RateLimiter
 
 from edge.policy import RateLimitPolicy
 from edge.ratelimit import EdgeRateLimiter, Limit, build_storage
 from edge.ratelimit_memory import MemoryRateLimitStorage
 from edge.tunnel.errors import RateLimited
+
+# limits' strategies by name, as constructors (its table is typed with the abstract base class).
+STRATEGIES: dict[str, Callable[[Storage], RateLimiter]] = dict(LIMITS_STRATEGIES)
 
 # Times are whole eighths of a second and windows whole seconds, so that every sum and difference of
 # times is exact: a window boundary is then hit exactly, not a rounding error away.
@@ -183,7 +187,8 @@ async def _apply(
     if kind == "stats":
         return tuple(await limiter.get_window_stats(item, "fingress", identity))
     if kind == "clear":
-        return await limiter.clear(item, "fingress", identity)
+        await limiter.clear(item, "fingress", identity)
+        return None
     return await storage.reset()
 
 
@@ -330,7 +335,7 @@ def test_memory_uri_builds_this_store() -> None:
 
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 async def test_the_edge_limiter_on_this_store_refuses_past_the_limit_with_a_retry_time(strategy: str) -> None:
-    policy = RateLimitPolicy(strategy=strategy, per_agent="2/minute")  # type: ignore[arg-type]
+    policy = RateLimitPolicy(strategy=strategy, per_agent="2/minute")
     limiter = EdgeRateLimiter(policy=policy, storage=build_storage(policy))
     await limiter.check(Limit.PER_AGENT, "1001")
     await limiter.check(Limit.PER_AGENT, "1001")
