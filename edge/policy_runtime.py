@@ -6,6 +6,10 @@ file, invalid key, a participant (such as the TLS reloader) refusing — leaves 
 the error is logged, counted, and shown by :meth:`PolicyRuntime.status` on the admin listener.
 Triggers: :meth:`PolicyRuntime.watch` polls the file's mtime; SIGHUP and the admin endpoint call
 :meth:`PolicyRuntime.reload`.
+
+The runtime owns what it builds: the key-fetching clients and the rate-limit stores. A store a reload
+replaces is retired (its Redis connections close once the requests still counting on it are done with
+them); :meth:`PolicyRuntime.aclose` closes everything.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from typing import Any, Protocol
 
 import httpx
 import structlog
-from limits.aio.storage import Storage
 
 from edge.api.routes import ROUTES, RouteTable
 from edge.auth.keys import HttpJwksFetcher, KeyCache
@@ -30,7 +33,7 @@ from edge.auth.verifier import TokenVerifier
 from edge.client_ip import IpNetwork
 from edge.metrics import EdgeMetrics
 from edge.policy import OAuthPolicy, Policy, RateLimitPolicy, load_policy
-from edge.ratelimit import EdgeRateLimiter, build_storage
+from edge.ratelimit import EdgeRateLimiter, RateLimitStore, open_store
 from edge.tunnel.errors import ConfigError
 
 
@@ -79,10 +82,13 @@ class PolicyRuntime:
         self._lock = asyncio.Lock()
         self._snapshot: PolicySnapshot | None = None
         self._key_cache: tuple[tuple[Any, ...], KeyCache] | None = None
-        self._storage: tuple[tuple[str, int], Storage] | None = None
+        self._storage: tuple[tuple[str, int], RateLimitStore] | None = None
         # Every key-fetching client ever built: one replaced by a reload may still serve an in-flight
         # request, so they are all closed only when the runtime closes.
         self._clients: list[httpx.AsyncClient] = []
+        # Stores replaced by a reload, retired but closed for good only when the runtime closes (one per
+        # reload that changed the storage settings: an operator's act, so the list stays short).
+        self._retired_stores: list[RateLimitStore] = []
         self._file_stamp: tuple[int, int] | None = None
         self._loaded_at: float | None = None
         self._last_error: str | None = None
@@ -125,15 +131,20 @@ class PolicyRuntime:
             try:
                 policy = load_policy(self._path)
                 snapshot, keys, storage = self._build(policy)
+            except ConfigError as error:
+                return self._reload_failed(trigger, stamp, error)
+            try:
                 commits = [participant.prepare(policy) for participant in self._participants]
             except ConfigError as error:
-                self._file_stamp = stamp
-                self._last_error = str(error)
-                self._metrics.policy_reloads.labels(outcome="failed").inc()
-                self._log.error("policy_reload_failed", trigger=trigger, error=self._last_error)
-                return ReloadOutcome(applied=False, error=self._last_error)
+                if storage is not self._storage:
+                    storage[1].retire()  # built for this reload and never used: nothing to wait for
+                return self._reload_failed(trigger, stamp, error)
             for commit in commits:
                 commit()
+            if self._storage is not None and storage is not self._storage:
+                # Requests that pinned the old snapshot may still count on the old store.
+                self._storage[1].retire()
+                self._retired_stores.append(self._storage[1])
             self._key_cache, self._storage = keys, storage
             self._snapshot = snapshot
             self._file_stamp = stamp
@@ -142,6 +153,15 @@ class PolicyRuntime:
             self._metrics.policy_reloads.labels(outcome="applied").inc()
             self._log.info("policy_reloaded", trigger=trigger, digest=snapshot.digest)
             return ReloadOutcome(applied=True, error=None)
+
+    def _reload_failed(
+        self, trigger: str, stamp: tuple[int, int] | None, error: ConfigError
+    ) -> ReloadOutcome:
+        self._file_stamp = stamp
+        self._last_error = str(error)
+        self._metrics.policy_reloads.labels(outcome="failed").inc()
+        self._log.error("policy_reload_failed", trigger=trigger, error=self._last_error)
+        return ReloadOutcome(applied=False, error=self._last_error)
 
     async def watch(self, *, poll_s: float) -> None:
         """Reload whenever the file's mtime or size changes; runs until cancelled."""
@@ -163,11 +183,19 @@ class PolicyRuntime:
         }
 
     async def aclose(self) -> None:
+        """Close what the runtime built: key-fetching clients and rate-limit stores (their Redis
+        connections, in use or not: the edge has stopped serving). Safe to call again."""
+        stores = self._retired_stores
+        self._retired_stores = []
+        if self._storage is not None:
+            stores.append(self._storage[1])
+            self._storage = None
+        for store in stores:
+            await store.aclose()  # never raises, so the clients below are closed too
         clients = list(self._clients)
         self._clients.clear()
         for client in clients:
             await client.aclose()
-        self._storage = None
 
     def _stat(self) -> tuple[int, int] | None:
         try:
@@ -178,15 +206,16 @@ class PolicyRuntime:
 
     def _build(
         self, policy: Policy
-    ) -> tuple[PolicySnapshot, tuple[Any, KeyCache], tuple[tuple[str, int], Storage]]:
-        """Build everything a policy needs without touching the live state."""
+    ) -> tuple[PolicySnapshot, tuple[Any, KeyCache], tuple[tuple[str, int], RateLimitStore]]:
+        """Build everything a policy needs without touching the live state. The store is built after
+        everything that can refuse the policy, so that a refusal leaves no new store behind."""
         routes = RouteTable(tuple(route for route in ROUTES if route.key in set(policy.http.allow)))
         keys = self._keys_for(policy.oauth)
-        storage = self._storage_for(policy.rate_limits)
         verifier = TokenVerifier(policy=policy.oauth, keys=keys[1])
+        storage = self._storage_for(policy.rate_limits)
         limiter = EdgeRateLimiter(
             policy=policy.rate_limits,
-            storage=storage[1],
+            storage=storage[1].storage,
             on_rejected=lambda limit: self._metrics.rate_limited.labels(limit=limit.value).inc(),
         )
         snapshot = PolicySnapshot(
@@ -231,13 +260,14 @@ class PolicyRuntime:
         )
         return (identity, keys)
 
-    def _storage_for(self, limits_policy: RateLimitPolicy) -> tuple[tuple[str, int], Storage]:
-        # Counters survive a reload while the storage is unchanged; a new memory store would reset them.
+    def _storage_for(self, limits_policy: RateLimitPolicy) -> tuple[tuple[str, int], RateLimitStore]:
+        # Counters (and Redis connections) survive a reload while the storage is unchanged; a new memory
+        # store would reset them.
         identity = (limits_policy.storage_uri, limits_policy.redis_max_connections)
         if self._storage is not None and self._storage[0] == identity:
             return self._storage
         try:
-            storage = build_storage(limits_policy)
+            storage = open_store(limits_policy)
         except Exception as error:  # limits and redis raise assorted types for a bad URI
             raise ConfigError(
                 "policy", [("rate_limits.storage_uri", f"unusable: {error.__class__.__name__}")]

@@ -4,13 +4,19 @@ Storage is ``memory://`` (one edge) or ``redis://`` (several edges sharing count
 strategy name, because ``limits`` does not, and two strategies on one Redis would otherwise collide.
 When the storage fails the request is let through and the failure logged: an outage of the counter
 store must not become an outage of the contact center.
+
+A Redis store holds a connection pool the edge built, so the edge closes it: :class:`RateLimitStore`
+is the store together with that pool. ``retire`` it when a reload replaces it (its connections close as
+soon as no command is using them), ``aclose`` it when the edge stops.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from enum import StrEnum
+from typing import Any
 
 import structlog
 from limits import RateLimitItem, parse
@@ -22,6 +28,7 @@ from limits.aio.strategies import (
     SlidingWindowCounterRateLimiter,
 )
 from redis.asyncio import BlockingConnectionPool
+from redis.asyncio.connection import AbstractConnection
 
 from edge.policy import RateLimitPolicy
 from edge.ratelimit_memory import MemoryRateLimitStorage
@@ -40,16 +47,124 @@ class Limit(StrEnum):
     SIGN_IN = "sign_in"
 
 
-def build_storage(policy: RateLimitPolicy) -> Storage:
+class RetirablePool(BlockingConnectionPool):
+    """A blocking pool that can be retired: from then on it keeps no connection open while no command is
+    using one. Idle connections close at once; one in use closes after its command, together with the
+    rest, when the last command running on the pool returns its connection. A command that still comes
+    (a request that pinned the old policy snapshot) opens a connection again, closed the same way.
+
+    Why no timer: a request can reach its rate-limit check long after a reload (a key fetch, a slow
+    Redis), so no grace delay is long enough to be sure. Counting the commands in flight is exact: a
+    close starts only when none is, and a command arriving during a close waits for it to finish, so
+    nothing is cut off mid-command and nothing reopened is left open."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._retired = False
+        # Commands between get_connection and release, counted from the moment they ask.
+        self._borrowers = 0
+        # The connections handed out, so that a release is counted once, whoever calls it: the parent's
+        # get_connection releases a connection it could not connect before raising.
+        self._lent: set[AbstractConnection] = set()
+        self._closing: asyncio.Task[None] | None = None
+        self._log = structlog.get_logger("fingress.edge.ratelimit")
+
+    async def get_connection(self, *args: Any, **options: Any) -> AbstractConnection:
+        self._borrowers += 1  # before any await: from here on no close can start
+        try:
+            while self._closing is not None:
+                await asyncio.wait((self._closing,))
+            # redis-py leaves get_connection unannotated.
+            connection: AbstractConnection = await super().get_connection(*args, **options)  # type: ignore[no-untyped-call]
+        except BaseException:
+            self._returned()
+            raise
+        self._lent.add(connection)
+        return connection
+
+    async def release(self, connection: AbstractConnection) -> None:
+        try:
+            await super().release(connection)
+        finally:
+            if connection in self._lent:
+                self._lent.discard(connection)
+                self._returned()
+
+    def retire(self) -> None:
+        """No new request will use this pool: close its connections as soon as no command is using them."""
+        self._retired = True
+        self._close_if_unused()
+
+    async def aclose(self) -> None:
+        """Close every connection now, in use or not (the edge has stopped serving); retires the pool.
+        Never raises: a failure is logged."""
+        self._retired = True
+        while self._closing is not None:
+            await asyncio.wait((self._closing,))
+        self._closing = asyncio.get_running_loop().create_task(self._close(in_use_too=True))
+        await asyncio.wait((self._closing,))
+
+    def _returned(self) -> None:
+        self._borrowers -= 1
+        self._close_if_unused()
+
+    def _close_if_unused(self) -> None:
+        if self._retired and self._borrowers == 0 and self._closing is None:
+            # A task of its own: the request whose release triggers the close neither waits for it nor,
+            # if cancelled, interrupts it halfway.
+            self._closing = asyncio.get_running_loop().create_task(self._close(in_use_too=False))
+
+    async def _close(self, *, in_use_too: bool) -> None:
+        try:
+            await self.disconnect(inuse_connections=in_use_too)
+        except Exception as error:
+            # The class name only: the error's text may carry the URI, and the URI may carry a password.
+            self._log.warning("rate_limit_store_close_failed", error=error.__class__.__name__)
+        finally:
+            self._closing = None
+
+
+class RateLimitStore:
+    """The counter store a policy names, and the connection pool behind it when it is Redis (the memory
+    store holds nothing that needs closing)."""
+
+    __slots__ = ("_pool", "storage")
+
+    def __init__(self, *, storage: Storage, pool: RetirablePool | None = None) -> None:
+        self.storage = storage
+        self._pool = pool
+
+    def retire(self) -> None:
+        """A reload replaced this store: its connections close once the requests still counting on it
+        are done with them."""
+        if self._pool is not None:
+            self._pool.retire()
+
+    async def aclose(self) -> None:
+        """Close its connections now (the edge has stopped). Never raises: a failure is logged."""
+        if self._pool is not None:
+            await self._pool.aclose()
+
+
+def open_store(policy: RateLimitPolicy) -> RateLimitStore:
     """The counter store the policy names. Memory is our own store, whose expiry does not walk every key
     on every hit as limits' does. Redis goes through redis-py with a blocking pool, because the default
-    pool raises when exhausted under load."""
+    pool raises when exhausted under load. Opens no connection yet."""
     uri = policy.storage_uri
     if uri.startswith("memory://"):
-        return MemoryRateLimitStorage()
-    pool = BlockingConnectionPool.from_url(uri, max_connections=policy.redis_max_connections, timeout=2)
-    # limits types its options as scalars, but passes connection_pool through to redis-py.
-    return RedisStorage(f"async+{uri}", implementation="redispy", connection_pool=pool)  # type: ignore[arg-type]
+        return RateLimitStore(storage=MemoryRateLimitStorage())
+    pool = RetirablePool.from_url(uri, max_connections=policy.redis_max_connections, timeout=2)
+    # limits types its options as scalars, but passes connection_pool through to redis-py. limits'
+    # RedisStorage owns nothing else that needs closing: its redis-py client was given the pool, so it
+    # neither closes the pool nor holds a connection of its own.
+    storage = RedisStorage(f"async+{uri}", implementation="redispy", connection_pool=pool)  # type: ignore[arg-type]
+    return RateLimitStore(storage=storage, pool=pool)
+
+
+def build_storage(policy: RateLimitPolicy) -> Storage:
+    """The store of :func:`open_store` alone, for a caller that will not close it: fine for memory://;
+    for Redis its connections stay open until the process ends. The edge uses :func:`open_store`."""
+    return open_store(policy).storage
 
 
 class EdgeRateLimiter:
