@@ -301,6 +301,9 @@ class XmppConnection:
             while not session.finished:
                 self._arm_deadline(session.wake_at())
                 try:
+                    # Idle between notifications, the pump waits on one future, not inside the link.
+                    if (waiter := self._link.input_waiter()) is not None:
+                        await waiter
                     data = await self._link.receive()
                 except ReadInterrupted:
                     pass  # a deadline, or a request from another task: tick and flush below

@@ -93,8 +93,7 @@ class StreamFraming:
         return events
 
     def data_to_send(self) -> list[str]:
-        outgoing, self._outgoing = self._outgoing, []
-        return outgoing
+        return _take_all(self._outgoing)
 
 
 class WebSocketFraming:
@@ -142,8 +141,15 @@ class WebSocketFraming:
         return [StanzaReceived(element)]
 
     def data_to_send(self) -> list[str]:
-        outgoing, self._outgoing = self._outgoing, []
-        return outgoing
+        return _take_all(self._outgoing)
+
+
+def _take_all(queue: list[str]) -> list[str]:
+    """``queue``'s items in a new list, ``queue`` emptied but kept: a fresh list left in its place would be
+    young memory the garbage collector rescans for as long as the session stays idle."""
+    items = queue.copy()
+    queue.clear()
+    return items
 
 
 def send_stream_error(framing: Framing, condition: str) -> None:

@@ -142,7 +142,10 @@ class ClientSession:
 
     def events_received(self) -> list[XmppEvent]:
         """Events since the last call, in order, emptying the list."""
-        events, self._events = self._events, []
+        # A copy, the session's own list kept: a fresh list left in its place would be young memory the
+        # garbage collector rescans for as long as the session stays idle (thousands of sessions).
+        events = self._events.copy()
+        self._events.clear()
         return events
 
     def data_to_send(self) -> list[str]:

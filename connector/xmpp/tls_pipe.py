@@ -75,13 +75,18 @@ class _Wire(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def wait_readable(self) -> None:
+    def readable(self) -> asyncio.Future[None]:
+        """A future resolved when more ciphertext (or the end of it) comes, or the reader is woken.
+
+        A future rather than a coroutine: a session waits here between notifications, seconds at a
+        time, and whatever it waits through lives that long; a bare future is the least the garbage
+        collector must scan again and again (see :meth:`TlsPipe.input_waiter`)."""
         if self.transport is not None and self.transport.is_reading() is False and not self.closed:
             self.transport.resume_reading()
         if self._readable is None or self._readable.done():
             # A new future each time: one cancelled with a previous (cancelled) read must not be reused.
             self._readable = asyncio.get_running_loop().create_future()
-        await self._readable
+        return self._readable
 
     async def wait_writable(self) -> None:
         if self._writable is not None:
@@ -153,7 +158,7 @@ class TlsPipe:
     async def _more_ciphertext(self) -> None:
         if self._wire.eof_seen:
             raise ConnectionResetError("the peer closed the connection during the TLS handshake")
-        await self._wire.wait_readable()
+        await self._wire.readable()
 
     def _flush(self) -> None:
         data = self._outgoing.read()
@@ -169,6 +174,18 @@ class TlsPipe:
         self._interrupted = True
         self._wire.wake_reader()
 
+    def input_waiter(self) -> asyncio.Future[None] | None:
+        """``None`` when :meth:`read` may return at once (plaintext or ciphertext is buffered, the stream
+        has ended, or :meth:`interrupt` was called); else the future that resolves when that changes.
+
+        A reader that awaits this before calling :meth:`read` waits on one future instead of through
+        the coroutines of every layer above, which matters with thousands of idle connections: what a
+        waiting reader holds is young garbage-collected memory, rescanned until the next read."""
+        wire = self._wire
+        if self._interrupted or wire.eof_seen or wire.incoming.pending or self._tls.pending():
+            return None
+        return wire.readable()
+
     async def read(self) -> bytes | None:
         """Up to 16 KiB of plaintext; ``None`` at the end (close_notify or the connection closed).
         Raises :class:`ReadInterrupted` after :meth:`interrupt` when no plaintext is ready."""
@@ -176,18 +193,20 @@ class TlsPipe:
             try:
                 data = self._tls.read(READ_CHUNK_BYTES)
             except ssl.SSLWantReadError:
+                data = None  # waited for below, outside the handler: the exception is not kept meanwhile
+            except ssl.SSLZeroReturnError:
+                return None
+            except ssl.SSLEOFError:
+                return None  # closed without close_notify: the stream layer tells whether that was clean
+            if data is None:
                 self._flush()  # TLS 1.3 post-handshake messages may need an answer
                 if self._wire.eof_seen:
                     return None  # what is left (if anything) is a truncated record
                 if self._interrupted:
                     self._interrupted = False
-                    raise ReadInterrupted from None
-                await self._wire.wait_readable()
+                    raise ReadInterrupted
+                await self._wire.readable()
                 continue
-            except ssl.SSLZeroReturnError:
-                return None
-            except ssl.SSLEOFError:
-                return None  # closed without close_notify: the stream layer tells whether that was clean
             self._flush()
             if self._keep_session is not None:
                 sessions, endpoint = self._keep_session

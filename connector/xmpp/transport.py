@@ -35,6 +35,10 @@ class Link(Protocol):
         """The next bytes or message; ``None`` once the peer has closed. Cancelling is safe, and so is
         :meth:`interrupt`: the waiting receive raises ``ReadInterrupted`` having consumed nothing."""
 
+    def input_waiter(self) -> asyncio.Future[None] | None:
+        """``None`` when :meth:`receive` may return at once, else a future to await before calling it
+        (the cheapest way to wait; see :meth:`~connector.xmpp.tls_pipe.TlsPipe.input_waiter`)."""
+
     def interrupt(self) -> None:
         """Wake the waiting (or next waiting) :meth:`receive` with ``ReadInterrupted``."""
 
@@ -82,6 +86,9 @@ class TlsLink:
             await self._pipe.write("".join(pieces).encode("utf-8"))
         except _IO_ERRORS as error:
             raise XmppError(errors.CONNECTION_LOST, f"write failed: {type(error).__name__}") from error
+
+    def input_waiter(self) -> asyncio.Future[None] | None:
+        return self._pipe.input_waiter()
 
     def interrupt(self) -> None:
         self._pipe.interrupt()
@@ -137,6 +144,9 @@ class WebSocketLink:
             await self._pipe.send_text(pieces)
         except _IO_ERRORS as error:
             raise XmppError(errors.CONNECTION_LOST, f"write failed: {type(error).__name__}") from error
+
+    def input_waiter(self) -> asyncio.Future[None] | None:
+        return self._pipe.input_waiter()
 
     def interrupt(self) -> None:
         self._pipe.interrupt()

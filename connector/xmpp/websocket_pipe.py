@@ -61,6 +61,8 @@ class BytePipe(Protocol):
 
     async def read(self) -> bytes | None: ...
 
+    def input_waiter(self) -> asyncio.Future[None] | None: ...
+
     async def write(self, data: bytes) -> None: ...
 
     def interrupt(self) -> None: ...
@@ -96,6 +98,10 @@ class WebSocketPipe:
         self._messages: deque[str | bytes] = deque()  # received, not yet returned
         self._fast_path = fast_path
         self._boundary = _FrameBoundary()
+        # Whether the protocol was given bytes (or asked to act) since its output was last collected: only
+        # then can it have queued an answer (pong, close). Collecting swaps in a new list; skipping that
+        # when nothing can be queued keeps idle connections from holding fresh objects between messages.
+        self._protocol_fed = True
         # The largest frame the protocol would accept outside a fragmented message.
         limits = (protocol.max_message_size, protocol.max_fragment_size, _MAX_16_BIT_LENGTH)
         self._fast_max_bytes = min(limit for limit in limits if limit is not None)
@@ -198,18 +204,30 @@ class WebSocketPipe:
         without one, 1005 for a close frame without a code); ``None`` before."""
         return self._protocol.close_code
 
+    def input_waiter(self) -> asyncio.Future[None] | None:
+        """``None`` when :meth:`receive` may return at once; else a future that resolves when that may
+        have changed (data came, the connection ended, :meth:`interrupt`). Awaiting it first, then
+        calling :meth:`receive`, waits on that future alone rather than through this layer's and the
+        TLS layer's coroutines (see :meth:`TlsPipe.input_waiter`)."""
+        if self._messages or self._protocol_fed or self._protocol.state is not State.OPEN:
+            return None
+        return self._pipe.input_waiter()
+
     async def receive(self) -> str | bytes | None:
-        """The next message; ``None`` once the connection is closing or closed. Cancelling is safe, and
-        so is :meth:`interrupt` (``ReadInterrupted``): received data waits in the TLS buffer, the protocol
+        """The next message; ``None`` once the connection is closing or closed. Cancelling is safe, and so is
+        :meth:`interrupt` (``ReadInterrupted``): received data waits in the TLS buffer, the protocol
         or here until the next call. Raises :class:`WebSocketViolation` when we failed the connection
-        because of what the server sent."""
+        because of what the server sent. Answers the protocol queued (pongs, close) are written before
+        a message is returned."""
         protocol, messages = self._protocol, self._messages
         while True:
+            if self._protocol_fed:
+                self._protocol_fed = False
+                answers = protocol.data_to_send()
+                if answers:
+                    await self._write(answers)
             if messages:
                 return messages.popleft()
-            answers = protocol.data_to_send()  # pongs and close answers the protocol queued
-            if answers:
-                await self._write(answers)
             if protocol.state is not State.OPEN:  # closing or closed (the handshake is over)
                 self._raise_if_violated()
                 return None
@@ -218,6 +236,7 @@ class WebSocketPipe:
                 protocol.receive_eof()
             elif not self._receive_data(data):
                 continue  # the fast path took it all
+            self._protocol_fed = True
             self._take_protocol_frames(protocol.events_received())
 
     def _receive_data(self, data: bytes) -> bool:

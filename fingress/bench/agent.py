@@ -258,6 +258,10 @@ class SimulatedAgent:
         try:
             while socket is self._socket:
                 try:
+                    # Between frames, wait on one future rather than inside the socket's layers: the
+                    # simulated apps are thousands of idle readers sharing the benchmark's process.
+                    if (waiter := socket.input_waiter()) is not None:
+                        await waiter
                     message = await socket.receive()
                 except ReadInterrupted:
                     continue  # close_events(): the loop's condition no longer holds

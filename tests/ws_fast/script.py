@@ -12,6 +12,7 @@ the client wrote back (unmasked).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections import deque
 from collections.abc import Coroutine, Sequence
@@ -93,6 +94,9 @@ class ScriptedPipe:
         if self._eof:
             return None
         raise ReadInterrupted
+
+    def input_waiter(self) -> asyncio.Future[None] | None:
+        return None  # a read never waits here: it returns a chunk, the end, or raises ReadInterrupted
 
     async def write(self, data: bytes) -> None:
         if self._answered:
