@@ -161,12 +161,6 @@ def open_store(policy: RateLimitPolicy) -> RateLimitStore:
     return RateLimitStore(storage=storage, pool=pool)
 
 
-def build_storage(policy: RateLimitPolicy) -> Storage:
-    """The store of :func:`open_store` alone, for a caller that will not close it: fine for memory://;
-    for Redis its connections stay open until the process ends. The edge uses :func:`open_store`."""
-    return open_store(policy).storage
-
-
 class EdgeRateLimiter:
     """Applies the policy's limits. ``storage`` is shared across reloads while its URI is unchanged."""
 

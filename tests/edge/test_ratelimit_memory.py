@@ -21,7 +21,7 @@ from limits.aio.strategies import STRATEGIES as LIMITS_STRATEGIES
 from limits.aio.strategies import RateLimiter
 
 from edge.policy import RateLimitPolicy
-from edge.ratelimit import EdgeRateLimiter, Limit, build_storage
+from edge.ratelimit import EdgeRateLimiter, Limit, open_store
 from edge.ratelimit_memory import MemoryRateLimitStorage
 from edge.tunnel.errors import RateLimited
 
@@ -330,13 +330,13 @@ async def test_counted_hits_on_the_same_keys_hold_no_more_memory(strategy: str) 
 
 
 def test_memory_uri_builds_this_store() -> None:
-    assert isinstance(build_storage(RateLimitPolicy(storage_uri="memory://")), MemoryRateLimitStorage)
+    assert isinstance(open_store(RateLimitPolicy(storage_uri="memory://")).storage, MemoryRateLimitStorage)
 
 
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 async def test_the_edge_limiter_on_this_store_refuses_past_the_limit_with_a_retry_time(strategy: str) -> None:
     policy = RateLimitPolicy(strategy=strategy, per_agent="2/minute")
-    limiter = EdgeRateLimiter(policy=policy, storage=build_storage(policy))
+    limiter = EdgeRateLimiter(policy=policy, storage=open_store(policy).storage)
     await limiter.check(Limit.PER_AGENT, "1001")
     await limiter.check(Limit.PER_AGENT, "1001")
     with pytest.raises(RateLimited) as refused:
