@@ -4,15 +4,19 @@ uvicorn installs when it is present)."""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import trustme
 
 from connector.xmpp.endpoint import TransportKind, XmppEndpoint, client_ssl_context
+from connector.xmpp.tls_pipe import TlsPipe
 from tests.support.loops import LoopFactory, both_loops
+from tests.support.streams import stream_server
+from tests.support.timing import seconds
 from tests.xmpp.prosody import ProsodyServer, running_prosody
 
 USERS = {"agent1": "agent1-pass", "agent2": "agent2-pass", "publisher": "publisher-pass"}
@@ -61,3 +65,28 @@ def endpoint_of(server: ProsodyServer, transport: TransportKind) -> XmppEndpoint
     return XmppEndpoint(
         host=server.host, port=server.https_port, path="/xmpp-websocket", server_hostname=server.domain
     )
+
+
+TlsPipeServed = tuple[TlsPipe, asyncio.Queue[asyncio.StreamWriter]]
+
+
+@pytest.fixture
+async def served(
+    server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
+) -> AsyncIterator[TlsPipeServed]:
+    """A :class:`TlsPipe` connected over real TLS on loopback, and the server's side of it (the stream
+    writer of the accepted connection, from the queue)."""
+    writers: asyncio.Queue[asyncio.StreamWriter] = asyncio.Queue()
+
+    async def accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await writers.put(writer)
+
+    async with stream_server(accept, ssl_context=server_ssl_context) as port:
+        async with asyncio.timeout(seconds(5)):
+            pipe = await TlsPipe.connect(
+                "127.0.0.1", port, ssl_context=client_ssl_context, server_hostname="localhost"
+            )
+        try:
+            yield pipe, writers
+        finally:
+            pipe.close()

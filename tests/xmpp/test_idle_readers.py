@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import ssl
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -20,29 +19,9 @@ from connector.xmpp.endpoint import TransportKind
 from connector.xmpp.tls_pipe import ReadInterrupted, TlsPipe
 from fingress.emulator.server import EmulatorServer
 from tests.emulator.conftest import emulator, emulator_config, https  # noqa: F401 - fixtures
-from tests.support.streams import stream_server
 from tests.support.timing import seconds
+from tests.xmpp.conftest import TlsPipeServed
 from tests.xmpp.test_emulator import TRANSPORTS, USER_NODE, connect
-
-
-@pytest.fixture
-async def served(
-    server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
-) -> AsyncIterator[tuple[TlsPipe, asyncio.Queue[asyncio.StreamWriter]]]:
-    writers: asyncio.Queue[asyncio.StreamWriter] = asyncio.Queue()
-
-    async def accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await writers.put(writer)
-
-    async with stream_server(accept, ssl_context=server_ssl_context) as port:
-        async with asyncio.timeout(seconds(5)):
-            pipe = await TlsPipe.connect(
-                "127.0.0.1", port, ssl_context=client_ssl_context, server_hostname="localhost"
-            )
-        try:
-            yield pipe, writers
-        finally:
-            pipe.close()
 
 
 async def _first_exchange(pipe: TlsPipe, writer: asyncio.StreamWriter) -> None:
@@ -58,7 +37,7 @@ def _live(kind: type) -> int:
 
 
 async def test_the_waiter_is_a_future_that_resolves_when_data_comes(
-    served: tuple[TlsPipe, asyncio.Queue[asyncio.StreamWriter]],
+    served: TlsPipeServed,
 ) -> None:
     pipe, writers = served
     async with asyncio.timeout(seconds(5)):
@@ -76,7 +55,7 @@ async def test_the_waiter_is_a_future_that_resolves_when_data_comes(
 
 
 async def test_an_interrupt_resolves_the_waiter_and_the_read_then_raises(
-    served: tuple[TlsPipe, asyncio.Queue[asyncio.StreamWriter]],
+    served: TlsPipeServed,
 ) -> None:
     pipe, writers = served
     async with asyncio.timeout(seconds(5)):
@@ -92,7 +71,7 @@ async def test_an_interrupt_resolves_the_waiter_and_the_read_then_raises(
 
 
 async def test_the_end_of_the_stream_needs_no_waiting(
-    served: tuple[TlsPipe, asyncio.Queue[asyncio.StreamWriter]],
+    served: TlsPipeServed,
 ) -> None:
     pipe, writers = served
     async with asyncio.timeout(seconds(5)):
@@ -107,7 +86,7 @@ async def test_the_end_of_the_stream_needs_no_waiting(
 
 
 async def test_a_read_waiting_for_ciphertext_keeps_no_exception(
-    served: tuple[TlsPipe, asyncio.Queue[asyncio.StreamWriter]],
+    served: TlsPipeServed,
 ) -> None:
     pipe, writers = served
     async with asyncio.timeout(seconds(5)):

@@ -4,34 +4,12 @@ per read. Over real TLS on loopback; an interrupted read consumes nothing."""
 from __future__ import annotations
 
 import asyncio
-import ssl
-from collections.abc import AsyncIterator
 
 import pytest
 
 from connector.xmpp.tls_pipe import ReadInterrupted, TlsPipe
-from tests.support.streams import stream_server
 from tests.support.timing import seconds
-
-
-@pytest.fixture
-async def served(
-    server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
-) -> AsyncIterator[tuple[TlsPipe, asyncio.Queue[asyncio.StreamWriter]]]:
-    writers: asyncio.Queue[asyncio.StreamWriter] = asyncio.Queue()
-
-    async def accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await writers.put(writer)
-
-    async with stream_server(accept, ssl_context=server_ssl_context) as port:
-        async with asyncio.timeout(seconds(5)):
-            pipe = await TlsPipe.connect(
-                "127.0.0.1", port, ssl_context=client_ssl_context, server_hostname="localhost"
-            )
-        try:
-            yield pipe, writers
-        finally:
-            pipe.close()
+from tests.xmpp.conftest import TlsPipeServed
 
 
 async def _ciphertext_arrived(pipe: TlsPipe) -> None:
@@ -43,7 +21,7 @@ async def _ciphertext_arrived(pipe: TlsPipe) -> None:
 
 
 async def test_an_interrupt_wakes_a_waiting_read_and_the_next_read_gets_the_data(
-    served: tuple[TlsPipe, asyncio.Queue[asyncio.StreamWriter]],
+    served: TlsPipeServed,
 ) -> None:
     pipe, writers = served
     async with asyncio.timeout(seconds(5)):
@@ -60,7 +38,7 @@ async def test_an_interrupt_wakes_a_waiting_read_and_the_next_read_gets_the_data
 
 
 async def test_ready_data_comes_before_an_interrupt_which_then_wakes_the_next_read(
-    served: tuple[TlsPipe, asyncio.Queue[asyncio.StreamWriter]],
+    served: TlsPipeServed,
 ) -> None:
     pipe, writers = served
     async with asyncio.timeout(seconds(5)):
@@ -79,7 +57,7 @@ async def test_ready_data_comes_before_an_interrupt_which_then_wakes_the_next_re
 
 
 async def test_an_interrupt_before_the_end_of_the_stream_does_not_hide_the_end(
-    served: tuple[TlsPipe, asyncio.Queue[asyncio.StreamWriter]],
+    served: TlsPipeServed,
 ) -> None:
     pipe, writers = served
     async with asyncio.timeout(seconds(5)):
