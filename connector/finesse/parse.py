@@ -35,6 +35,7 @@ from connector.finesse.models import (
     WrapUpReason,
     WrapUpSettings,
 )
+from connector.finesse.participant_memo import MemoReading, ParticipantMemo
 from connector.finesse.xmltree import (
     DEFAULT_LIMITS,
     XmlLimits,
@@ -54,13 +55,38 @@ from connector.finesse.xmltree import (
 # --- documents ---------------------------------------------------------------------------------------
 
 
-def parse_update(document: str | bytes, *, limits: XmlLimits = DEFAULT_LIMITS) -> Update:
+def parse_update(
+    document: str | bytes, *, limits: XmlLimits = DEFAULT_LIMITS, memo: ParticipantMemo | None = None
+) -> Update:
     """A notification's (already unescaped) text → :class:`Update`.
 
     ``event`` is accepted in any case (``put`` and ``PUT`` are both seen); an empty ``requestId`` means an
-    unsolicited event and becomes ``None``.
+    unsolicited event and becomes ``None``. With ``memo`` (one per agent session), participants read
+    before are not parsed again (see :mod:`connector.finesse.participant_memo`); the result and the
+    errors are the same as without.
     """
-    root = expect_root(parse_document(document, limits=limits), "update")
+    # A character is at most 4 bytes: the size limit cannot be crossed by a document the memo shortens.
+    if memo is None or not isinstance(document, str) or len(document) * 4 > limits.max_bytes:
+        return _update_from(parse_document(document, limits=limits), None)
+    stood_in = memo.stand_in(document)
+    if stood_in is not None:
+        reading = MemoReading(stood_in.known, limits.max_depth)
+        try:
+            update = _update_from(parse_document(stood_in.document, limits=limits), reading)
+        except FinesseProtocolError:
+            pass  # the plain parse below says what is wrong (or finds nothing wrong)
+        else:
+            if reading.complete:
+                memo.learn(document, reading)
+                return update
+    reading = MemoReading([], limits.max_depth)
+    update = _update_from(parse_document(document, limits=limits), reading)
+    memo.learn(document, reading)
+    return update
+
+
+def _update_from(root: Element, reading: MemoReading | None) -> Update:
+    root = expect_root(root, "update")
     event_name = text(root, "event").upper()
     try:
         event = UpdateEvent(event_name)
@@ -70,7 +96,7 @@ def parse_update(document: str | bytes, *, limits: XmlLimits = DEFAULT_LIMITS) -
     return Update(
         event=event,
         source=text(root, "source"),
-        data=_update_data(child(root, "data")),
+        data=_update_data(child(root, "data"), reading),
         request_id=RequestId(request_id) if request_id else None,
     )
 
@@ -131,7 +157,8 @@ def parse_api_errors(
 # --- elements (of a normalised tree, see connector.finesse.xmltree) -----------------------------------
 
 
-def _update_data(data: Element | None) -> UpdateData:
+def _update_data(data: Element | None, reading: MemoReading | None = None) -> UpdateData:
+    # Depths (the root <Update> at 1) matter to the memo's reading: data 2, its payload 3.
     payload = None if data is None else next(iter(data), None)
     if payload is None:
         return UnknownData(tag="")
@@ -139,9 +166,11 @@ def _update_data(data: Element | None) -> UpdateData:
         case "user":
             return user_from(payload)
         case "dialog":
-            return dialog_from(payload)
+            return dialog_from(payload, reading, depth=3)
         case "dialogs":
-            return DialogList(tuple(dialog_from(element) for element in children(payload, "dialog")))
+            return DialogList(
+                tuple(dialog_from(element, reading, depth=4) for element in children(payload, "dialog"))
+            )
         case "systeminfo":
             return system_info_from(payload)
         case "apierrors":
@@ -231,7 +260,8 @@ def device_from(element: Element) -> Device:
     )
 
 
-def dialog_from(element: Element) -> Dialog:
+def dialog_from(element: Element, reading: MemoReading | None = None, *, depth: int = 0) -> Dialog:
+    """``reading`` (with the dialog element's ``depth``): a parse with the participant memo."""
     fields = first_children(element)
     uri = _text(fields, "uri")
     dialog_id = _text(fields, "id") or last_uri_segment(uri)
@@ -243,9 +273,7 @@ def dialog_from(element: Element) -> Dialog:
         to_address=_text(fields, "toaddress"),
         state=_text(fields, "state").upper(),
         media_properties=_media_properties(fields.get("mediaproperties")),
-        participants=tuple(
-            _participant(participant) for participant in children(fields.get("participants"), "participant")
-        ),
+        participants=_participants(fields.get("participants"), reading, depth + 2),
         associated_dialog_uri=_text(fields, "associateddialoguri"),
         uri=uri,
     )
@@ -276,6 +304,17 @@ def _call_variables(element: Element | None) -> tuple[CallVariable, ...]:
             value = "" if value_element is None or value_element.text is None else value_element.text
             variables.append(CallVariable(name=name, value=value))
     return tuple(variables)
+
+
+def _participants(
+    element: Element | None, reading: MemoReading | None, depth: int
+) -> tuple[Participant, ...]:
+    if reading is None:
+        return tuple(_participant(participant) for participant in children(element, "participant"))
+    return tuple(
+        reading.stood_in(participant, depth) or reading.read(participant, _participant(participant))
+        for participant in children(element, "participant")
+    )
 
 
 def _participant(element: Element) -> Participant:

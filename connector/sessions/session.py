@@ -38,6 +38,7 @@ from connector.finesse.models import (
     WrapUpReason,
 )
 from connector.finesse.parse import parse_update
+from connector.finesse.participant_memo import ParticipantMemo
 from connector.sessions.context import SessionContext
 from connector.sessions.eventlog import EventLog, EventSink
 from connector.sessions.failover import SideFailover
@@ -110,6 +111,8 @@ class AgentSession:
         self._expected_logout: str | None = None
         # Notifications applied so far: a re-read tells from it whether one overtook it (see _resync).
         self._notifications_applied = 0
+        # Call-data updates repeat the participants verbatim: they are not parsed again.
+        self._participant_memo = ParticipantMemo()
         self._background: set[asyncio.Task[Any]] = set()
         self.status: str | None = None
         self.ended_reason: str | None = None
@@ -448,7 +451,7 @@ class AgentSession:
 
     def notification(self, node: str, text: str) -> None:
         try:
-            update = parse_update(text)
+            update = parse_update(text, memo=self._participant_memo)
         except FinesseProtocolError as error:
             _log.warning("notification_unreadable", agent_id=self.agent_id, node=node, reason=error.reason)
             return
