@@ -14,7 +14,7 @@ import websockets
 
 from edge.events.channel import MessageListener, WriteResult
 from fingress.emulator.hub import Hub
-from fingress.emulator.xmpp.websocket import write_message
+from fingress.emulator.xmpp.websocket import Outbox, write_message
 from tests.emulator_xmpp import script
 from tests.emulator_xmpp.clients import NOTIFICATION, WebSocketClient
 from tests.emulator_xmpp.fakes import DOMAINS, RecordingCluster
@@ -211,3 +211,23 @@ async def test_a_gone_channel_ends_the_write_with_an_error_the_pump_ends_the_ses
         async with asyncio.timeout(seconds(5)):
             await write_message(channel, "<message/>")
     assert channel.written == []
+
+
+def test_the_outbox_writes_at_once_what_the_socket_takes() -> None:
+    channel = ScriptedChannel([WriteResult.WRITTEN, WriteResult.WRITTEN])
+    assert Outbox(channel).write_now(["<a/>", "<b/>"]) is True
+    assert channel.written == ["<a/>", "<b/>"]
+
+
+async def test_what_waits_in_the_outbox_leaves_first_and_in_order() -> None:
+    # b is refused; c must not overtake it, though the socket would have taken c.
+    write_now = [WriteResult.WRITTEN, WriteResult.FULL]  # a, b
+    flush = [WriteResult.FULL, WriteResult.WRITTEN, WriteResult.WRITTEN, WriteResult.WRITTEN]  # b, b, c, d
+    channel = ScriptedChannel([*write_now, *flush])
+    outbox = Outbox(channel)
+    assert outbox.write_now(["<a/>", "<b/>", "<c/>"]) is False
+    assert channel.written == ["<a/>"]
+    async with asyncio.timeout(seconds(5)):
+        await outbox.flush(lambda: ["<d/>"])
+    assert channel.written == ["<a/>", "<b/>", "<c/>", "<d/>"]
+    assert (channel.answers, channel.waits) == ([], 1)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
+from collections.abc import Callable
 
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketState
@@ -79,17 +81,48 @@ async def serve_websocket(
         framing.receive_message(text if text is not None else message.get("bytes") or b"")
         return True
 
+    outbox = Outbox(channel)
+
+    def write_now() -> bool:
+        return outbox.write_now(framing.messages_to_send())
+
     async def flush() -> None:
-        for text in framing.messages_to_send():
-            await write_message(channel, text)
+        await outbox.flush(framing.messages_to_send)
 
     try:
-        await pump.run(session=session, receive=receive, flush=flush)
+        await pump.run(session=session, receive=receive, flush=flush, write_now=write_now)
     finally:
         if websocket.application_state is WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(settings.close_timeout_s):
                     await websocket.close(code=NORMAL_CLOSURE)
+
+
+class Outbox:
+    """Writes a session's messages in order, at once when the socket takes them (``write_now``, no task
+    involved), else by waiting (``flush``, in the pump's writer task)."""
+
+    def __init__(self, channel: SocketChannel) -> None:
+        self._channel = channel
+        # Messages taken from the framing that the socket did not take at once, oldest first.
+        self._unsent: deque[str] = deque()
+
+    def write_now(self, messages: list[str]) -> bool:
+        """Write ``messages`` if the socket takes them; whether nothing is left for :meth:`flush`."""
+        unsent = self._unsent
+        for text in messages:
+            # Once one waits, every later one waits behind it: messages leave in order.
+            if unsent or self._channel.write_text(text) is not WriteResult.WRITTEN:
+                unsent.append(text)
+        return not unsent
+
+    async def flush(self, more: Callable[[], list[str]]) -> None:
+        """Write what :meth:`write_now` left, then ``more()``, waiting while the client reads slowly."""
+        while self._unsent:
+            await write_message(self._channel, self._unsent[0])
+            self._unsent.popleft()
+        for text in more():
+            await write_message(self._channel, text)
 
 
 async def write_message(channel: SocketChannel, text: str) -> None:
