@@ -103,6 +103,16 @@ class DirectTlsServer:
             framing.receive_data(data)
             return True
 
+        def write_now() -> bool:
+            # Only onto an empty write buffer: what the peer has not read yet is the writer's to wait
+            # for (drain), and output queued meanwhile stays in the session, whose bound then applies.
+            if writer.transport.is_closing() or writer.transport.get_write_buffer_size():
+                return False
+            data = framing.data_to_send()
+            if data:
+                writer.write(data)
+            return True
+
         async def flush() -> None:
             data = framing.data_to_send()
             if data:
@@ -111,7 +121,7 @@ class DirectTlsServer:
 
         self._sessions.add(session)
         try:
-            await pump.run(session=session, receive=receive, flush=flush)
+            await pump.run(session=session, receive=receive, flush=flush, write_now=write_now)
         finally:
             self._sessions.discard(session)
 
