@@ -55,7 +55,8 @@ class ConnectorMetrics:
         )
         self.actions = Counter(
             "fingress_connector_actions",
-            "Agent actions by outcome (confirmed, rejected, pending, failed)",
+            # "reattached": a sign-in that found the agent signed in as asked and sent nothing to Finesse.
+            "Agent actions by outcome (confirmed, rejected, pending, failed, reattached)",
             ["operation", "outcome"],
             registry=self.registry,
         )

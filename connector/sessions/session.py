@@ -232,6 +232,7 @@ class AgentSession:
         if self._expected_logout is not None or not signed_in_as(user, command):
             return None
         self._signed_in_with(command)
+        self._ctx.metrics.actions.labels(operation="sign_in", outcome="reattached").inc()
         _log.info(
             "sign_in_reattached",
             agent_id=self.agent_id,

@@ -76,6 +76,10 @@ async def test_a_restarted_connector_finds_the_call_and_sends_no_sign_in(
         assert (line["agent_id"], line["state"], line["dialogs"]) == (AGENT, "TALKING", 1)
         assert not [entry for entry in logs if entry["event"] == "agent_action"]
         assert "carol-pass" not in repr(logs)
+        # Operators count the sign-ins that found the agent signed in and sent nothing.
+        text = after.metrics.render().decode()
+        assert 'fingress_connector_actions_total{operation="sign_in",outcome="reattached"} 1.0' in text
+        assert 'outcome="confirmed"' not in text
         session = after.manager.session(AgentId(AGENT))
         assert session is not None
         assert (session.sign_in_command, session.status) == (SignIn(EXTENSION), "active")
@@ -268,6 +272,9 @@ async def test_an_app_signing_in_again_sends_nothing_unless_a_logout_is_expected
         assert (status, agent["state"]) == (200, "READY"), agent
         assert finesse_requests.sign_ins(mark) == 1
         assert session.expected_logout is None
+        text = harness.metrics.render().decode()
+        assert 'fingress_connector_actions_total{operation="sign_in",outcome="reattached"} 1.0' in text
+        assert 'fingress_connector_actions_total{operation="sign_in",outcome="confirmed"} 2.0' in text
 
 
 async def test_a_device_is_compared_only_when_the_sign_in_names_one(
