@@ -191,7 +191,9 @@ async def _bench(args: argparse.Namespace, chosen: tuple[str, ...]) -> dict[str,
                     # How the edge spread the signed-in agents over the connector processes.
                     results["sign_in"]["sessions_per_connector"] = await stack.active_sessions()
                 if stack is not None and memory_before is not None:
-                    results["memory"] = _memory(memory_before, stack.resident_kib(), len(fleet.agents))
+                    results["memory"] = _memory(
+                        memory_before, stack.resident_kib(), len(fleet.agents), sockets=stack.open_sockets()
+                    )
                 for name in chosen:
                     progress.done, progress.failed, progress.errors = 0, 0, {}
                     cpu_before = _cpu(stack)
@@ -258,11 +260,20 @@ def _cpu_used(
     return used
 
 
-def _memory(before: dict[str, int | None], after: dict[str, int | None], agents: int) -> dict[str, Any]:
+def _memory(
+    before: dict[str, int | None],
+    after: dict[str, int | None],
+    agents: int,
+    *,
+    sockets: dict[str, int | None],
+) -> dict[str, Any]:
+    # The sockets say what the growth paid for: at the edge, each agent's event socket and also the
+    # simulated apps' pooled HTTPS connections (up to --concurrency of them, ~40 KiB each there).
     figures: dict[str, Any] = {"agents": agents}
     for tier in ("edge", "connector", "emulator"):
         start, end = before.get(tier), after.get(tier)
         figures[f"{tier}_rss_kib"] = end
+        figures[f"{tier}_sockets"] = sockets.get(tier)
         if start is not None and end is not None and agents:
             figures[f"{tier}_kib_per_agent"] = round((end - start) / agents, 1)
     return figures

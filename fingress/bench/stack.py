@@ -70,6 +70,23 @@ def resident_kib(pid: int) -> int | None:
     return None
 
 
+def open_sockets(pid: int) -> int | None:
+    """How many sockets a process holds open, or None when it is gone (or not on Linux). Read with the
+    memory: each connection costs a server its buffers and TLS state, the load generator's pooled HTTPS
+    connections as much as the agents' event sockets."""
+    try:
+        descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return None
+    count = 0
+    for descriptor in descriptors:
+        try:
+            count += os.readlink(descriptor).startswith("socket:")
+        except OSError:
+            continue  # closed meanwhile
+    return count
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU time a process has used, in seconds, or None when it is gone (or not on Linux)."""
     try:
@@ -337,9 +354,16 @@ class SpawnedStack:
 
     def resident_kib(self) -> dict[str, int | None]:
         """Resident memory of each tier in KiB, summed over its processes (None when one is not running)."""
+        return self._summed(resident_kib)
+
+    def open_sockets(self) -> dict[str, int | None]:
+        """Sockets each tier holds open, summed over its processes (None when one is not running)."""
+        return self._summed(open_sockets)
+
+    def _summed(self, read: Callable[[int], int | None]) -> dict[str, int | None]:
         figures: dict[str, int | None] = {}
         for name, pids in self._tier_pids().items():
-            readings = [resident_kib(pid) if pid is not None else None for pid in pids]
+            readings = [read(pid) if pid is not None else None for pid in pids]
             figures[name] = None if None in readings else sum(r for r in readings if r is not None)
         return figures
 

@@ -53,6 +53,8 @@ def test_the_events_scenario_measures_every_published_change(tmp_path: Path) -> 
     assert agents * duration_s * rate * 0.7 <= events["published"] <= agents * duration_s * rate
     assert_every_change_arrived_once_in_order(events, agents=agents)
     assert figures["memory"]["connector_rss_kib"] > 0
+    # The edge holds each agent's event socket, and the simulated apps' pooled connections besides.
+    assert figures["memory"]["edge_sockets"] > agents
     assert set(events["cpu_us_per_event"]) == {"edge", "connector", "emulator", "bench"}
     # One connector: the demo's own file name, as `fingress demo` writes it.
     assert (tmp_path / "bench" / "connector.toml").is_file()

@@ -4,8 +4,13 @@ can no longer be read)."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+
 from fingress.bench.command import _cpu_used
-from fingress.bench.stack import _gauge
+from fingress.bench.stack import _gauge, open_sockets
 
 
 def test_a_tier_of_several_processes_is_their_sum_until_one_restarts() -> None:
@@ -34,3 +39,21 @@ def test_gauges_are_read_by_their_exact_sample_name() -> None:
     assert _gauge(text, 'fingress_connector_sessions{state="active"}') == 503.0
     assert _gauge(text, "fingress_edge_tunnel") is None
     assert _gauge("fingress_edge_tunnel_connections NaNa\n", "fingress_edge_tunnel_connections") is None
+
+
+def test_open_sockets_counts_a_process_s_sockets_and_nothing_else() -> None:
+    before = open_sockets(os.getpid())
+    assert before is not None
+    with socket.socket() as first, socket.socket(socket.AF_INET6 if socket.has_ipv6 else socket.AF_INET):
+        with open(os.devnull, "rb"):  # a file is not a socket
+            assert open_sockets(os.getpid()) == before + 2
+        first.close()
+        assert open_sockets(os.getpid()) == before + 1
+    assert open_sockets(os.getpid()) == before
+
+
+def test_open_sockets_of_a_process_that_is_gone_is_none() -> None:
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True
+    )
+    assert open_sockets(int(child.stdout)) is None
