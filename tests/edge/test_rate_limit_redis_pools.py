@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 
 import pytest
 from limits.aio.storage import RedisStorage
@@ -128,54 +128,51 @@ async def test_a_reload_with_the_same_store_keeps_its_connections_and_counters(
 
 
 async def test_commands_in_flight_across_a_retirement_complete_once_then_every_connection_closes() -> None:
-    async with redis_with_admin() as (base, admin):
-        store = open_store(RateLimitPolicy(storage_uri=f"{base}/0", redis_max_connections=4))
-        try:
-            async with asyncio.timeout(seconds(10)):
-                async with writes_paused(admin):
-                    # More commands than connections: some hold one at Redis, the rest wait for one.
-                    hits = [asyncio.create_task(store.storage.incr("hits", 60)) for _ in range(20)]
-                    await until(admin, 0, a_command_blocked)
-                    store.retire()
-                    assert await clients(admin, 0)
-                counts = await asyncio.gather(*hits)
-                # Each ran exactly once: none was cut off and retried.
-                assert sorted(counts) == list(range(1, 21))
-                await until(admin, 0, no_connection)
-        finally:
-            await store.aclose()
+    async with (
+        redis_with_admin() as (base, admin),
+        aclosing(open_store(RateLimitPolicy(storage_uri=f"{base}/0", redis_max_connections=4))) as store,
+    ):
+        async with asyncio.timeout(seconds(10)):
+            async with writes_paused(admin):
+                # More commands than connections: some hold one at Redis, the rest wait for one.
+                hits = [asyncio.create_task(store.storage.incr("hits", 60)) for _ in range(20)]
+                await until(admin, 0, a_command_blocked)
+                store.retire()
+                assert await clients(admin, 0)
+            counts = await asyncio.gather(*hits)
+            # Each ran exactly once: none was cut off and retried.
+            assert sorted(counts) == list(range(1, 21))
+            await until(admin, 0, no_connection)
 
 
 async def test_a_retired_store_still_counts_a_late_request_and_closes_its_connection_again() -> None:
-    async with redis_with_admin() as (base, admin):
-        store = open_store(RateLimitPolicy(storage_uri=f"{base}/0"))
-        try:
-            async with asyncio.timeout(seconds(10)):
-                assert await store.storage.incr("late", 60) == 1
-                store.retire()
-                await until(admin, 0, no_connection)
-                assert await store.storage.incr("late", 60) == 2
-                await until(admin, 0, no_connection)
-        finally:
-            await store.aclose()
+    async with (
+        redis_with_admin() as (base, admin),
+        aclosing(open_store(RateLimitPolicy(storage_uri=f"{base}/0"))) as store,
+    ):
+        async with asyncio.timeout(seconds(10)):
+            assert await store.storage.incr("late", 60) == 1
+            store.retire()
+            await until(admin, 0, no_connection)
+            assert await store.storage.incr("late", 60) == 2
+            await until(admin, 0, no_connection)
 
 
 async def test_commands_arriving_while_a_retired_store_closes_wait_for_the_close_then_run_once() -> None:
-    async with redis_with_admin() as (base, admin):
-        store = open_store(RateLimitPolicy(storage_uri=f"{base}/0", redis_max_connections=4))
-        try:
-            async with asyncio.timeout(seconds(10)):
-                async with writes_paused(admin):
-                    warm = [asyncio.create_task(store.storage.incr("warm", 60)) for _ in range(4)]
-                    await until(admin, 0, lambda found: len(found) == 4)
-                await asyncio.gather(*warm)
-                # Four idle connections start closing; the commands come in the same instant.
-                store.retire()
-                counts = await asyncio.gather(*(store.storage.incr("hits", 60) for _ in range(20)))
-                assert sorted(counts) == list(range(1, 21))
-                await until(admin, 0, no_connection)
-        finally:
-            await store.aclose()
+    async with (
+        redis_with_admin() as (base, admin),
+        aclosing(open_store(RateLimitPolicy(storage_uri=f"{base}/0", redis_max_connections=4))) as store,
+    ):
+        async with asyncio.timeout(seconds(10)):
+            async with writes_paused(admin):
+                warm = [asyncio.create_task(store.storage.incr("warm", 60)) for _ in range(4)]
+                await until(admin, 0, lambda found: len(found) == 4)
+            await asyncio.gather(*warm)
+            # Four idle connections start closing; the commands come in the same instant.
+            store.retire()
+            counts = await asyncio.gather(*(store.storage.incr("hits", 60) for _ in range(20)))
+            assert sorted(counts) == list(range(1, 21))
+            await until(admin, 0, no_connection)
 
 
 async def test_closing_a_store_twice_and_closing_the_memory_store_are_harmless() -> None:

@@ -4,7 +4,9 @@ same connect / subscribe / notification / ping / failure checks as against Proso
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
+from collections.abc import AsyncIterator
 
 import defusedxml.ElementTree as SafeET
 import httpx
@@ -47,6 +49,19 @@ async def connect(
         )
 
 
+@contextlib.asynccontextmanager
+async def connected(
+    server: EmulatorServer, context: ssl.SSLContext, transport: TransportKind
+) -> AsyncIterator[XmppConnection]:
+    """A connected session, closed (bounded) however the block ends."""
+    connection = await connect(server, context, transport)
+    try:
+        yield connection
+    finally:
+        async with asyncio.timeout(seconds(5)):
+            await connection.close()
+
+
 async def next_item(connection: XmppConnection, node: str) -> PubsubItemReceived:
     async with asyncio.timeout(seconds(5)):
         async for event in connection.events():
@@ -62,8 +77,7 @@ async def test_rest_sign_in_arrives_as_a_notification(
     client_ssl_context: ssl.SSLContext,
     transport: TransportKind,
 ) -> None:
-    connection = await connect(emulator, client_ssl_context, transport)
-    try:
+    async with connected(emulator, client_ssl_context, transport) as connection:
         assert connection.jid.startswith(f"{AGENT}@{emulator.cluster.xmpp_domain('A')}/fingress-")
         async with asyncio.timeout(seconds(5)):
             await connection.subscribe(USER_NODE)  # already subscribed by Finesse: confirmed again
@@ -79,9 +93,6 @@ async def test_rest_sign_in_arrives_as_a_notification(
         assert update.tag == "Update"
         assert update.findtext("data/user/state") == "NOT_READY"
         assert item.service == f"pubsub.{emulator.cluster.xmpp_domain('A')}"
-    finally:
-        async with asyncio.timeout(seconds(5)):
-            await connection.close()
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -90,15 +101,11 @@ async def test_subscribing_to_another_agents_node_is_refused(
     client_ssl_context: ssl.SSLContext,
     transport: TransportKind,
 ) -> None:
-    connection = await connect(emulator, client_ssl_context, transport)
-    try:
+    async with connected(emulator, client_ssl_context, transport) as connection:
         with pytest.raises(XmppError) as raised:
             async with asyncio.timeout(seconds(5)):
                 await connection.subscribe("/finesse/api/User/1002")
         assert raised.value.reason == errors.REFUSED
-    finally:
-        async with asyncio.timeout(seconds(5)):
-            await connection.close()
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

@@ -21,7 +21,7 @@ from fingress.emulator.server import EmulatorServer
 from tests.emulator.conftest import emulator, emulator_config, https  # noqa: F401 - fixtures
 from tests.support.timing import seconds
 from tests.xmpp.conftest import TlsPipeServed
-from tests.xmpp.test_emulator import TRANSPORTS, USER_NODE, connect
+from tests.xmpp.test_emulator import TRANSPORTS, USER_NODE, connected
 
 
 async def _first_exchange(pipe: TlsPipe, writer: asyncio.StreamWriter) -> None:
@@ -32,6 +32,17 @@ async def _first_exchange(pipe: TlsPipe, writer: asyncio.StreamWriter) -> None:
     assert await pipe.read() == b"<stream/>"
 
 
+async def _waiting(served: TlsPipeServed) -> tuple[TlsPipe, asyncio.StreamWriter, asyncio.Future[None]]:
+    """The pipe after its first exchange, the server's writer, and the pending waiter of an idle reader."""
+    pipe, writers = served
+    writer = await writers.get()
+    await _first_exchange(pipe, writer)
+    waiter = pipe.input_waiter()
+    assert waiter is not None
+    assert not waiter.done()
+    return pipe, writer, waiter
+
+
 def _live(kind: type) -> int:
     return sum(1 for thing in gc.get_objects() if isinstance(thing, kind))
 
@@ -39,13 +50,9 @@ def _live(kind: type) -> int:
 async def test_the_waiter_is_a_future_that_resolves_when_data_comes(
     served: TlsPipeServed,
 ) -> None:
-    pipe, writers = served
     async with asyncio.timeout(seconds(5)):
-        writer = await writers.get()
-        await _first_exchange(pipe, writer)
-        waiter = pipe.input_waiter()
+        pipe, writer, waiter = await _waiting(served)
         assert isinstance(waiter, asyncio.Future)
-        assert not waiter.done()
         writer.write(b"<message/>")
         await writer.drain()
         await waiter
@@ -57,11 +64,8 @@ async def test_the_waiter_is_a_future_that_resolves_when_data_comes(
 async def test_an_interrupt_resolves_the_waiter_and_the_read_then_raises(
     served: TlsPipeServed,
 ) -> None:
-    pipe, writers = served
     async with asyncio.timeout(seconds(5)):
-        await _first_exchange(pipe, await writers.get())
-        waiter = pipe.input_waiter()
-        assert waiter is not None
+        pipe, _, waiter = await _waiting(served)
         pipe.interrupt()
         await waiter
         assert pipe.input_waiter() is None  # the interrupt is still to be delivered by a read
@@ -73,12 +77,8 @@ async def test_an_interrupt_resolves_the_waiter_and_the_read_then_raises(
 async def test_the_end_of_the_stream_needs_no_waiting(
     served: TlsPipeServed,
 ) -> None:
-    pipe, writers = served
     async with asyncio.timeout(seconds(5)):
-        writer = await writers.get()
-        await _first_exchange(pipe, writer)
-        waiter = pipe.input_waiter()
-        assert waiter is not None
+        pipe, writer, waiter = await _waiting(served)
         writer.transport.abort()
         await waiter
         assert pipe.input_waiter() is None
@@ -109,8 +109,7 @@ async def test_an_idle_session_pump_waits_on_one_future(
     client_ssl_context: ssl.SSLContext,
     transport: TransportKind,
 ) -> None:
-    connection = await connect(emulator, client_ssl_context, transport)
-    try:
+    async with connected(emulator, client_ssl_context, transport) as connection:
         async with asyncio.timeout(seconds(5)):
             await connection.subscribe(USER_NODE)
             pump = _pump_of(connection)
@@ -120,9 +119,6 @@ async def test_an_idle_session_pump_waits_on_one_future(
         assert frame.f_code.co_name == "_pump"  # nothing of the link's layers between it and the future
         async with asyncio.timeout(seconds(5)):
             assert await connection.ping() > 0  # and it still wakes for what comes next
-    finally:
-        async with asyncio.timeout(seconds(5)):
-            await connection.close()
 
 
 def _pump_of(connection: XmppConnection) -> asyncio.Task[None]:

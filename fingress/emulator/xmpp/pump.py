@@ -39,16 +39,12 @@ class ConnectionPump:
             self._output_ready.set()  # the writer flushes the last output and ends
             self._session_finished.set()
             return
-        if self._writer_idle and self._write_now is not None and self._written_now(self._write_now):
-            return
+        if self._writer_idle and self._write_now is not None:
+            # A failure here is left to the writer, which meets it again and ends the session.
+            with contextlib.suppress(Exception):
+                if self._write_now():
+                    return
         self._output_ready.set()
-
-    @staticmethod
-    def _written_now(write_now: Callable[[], bool]) -> bool:
-        try:
-            return write_now()
-        except Exception:  # the writer meets the same failure and ends the session
-            return False
 
     async def run(
         self,
