@@ -29,6 +29,7 @@ from edge.app import build_public_app
 from edge.config import EdgeConfig
 from edge.events.protocol import EventSocketProtocol
 from edge.events.tickets import TicketStore
+from edge.http_protocol import UpgradeReleasingHttpProtocol
 from edge.malloc_tuning import fix_mmap_threshold
 from edge.metrics import EdgeMetrics
 from edge.policy_runtime import PolicyParticipant, PolicyRuntime
@@ -84,6 +85,7 @@ class EdgeServer:
         public = _uvicorn_config(
             public_app,
             ssl_context_factory=lambda _config, _default: self._ssl_context_factory(),
+            http_protocol=UpgradeReleasingHttpProtocol,
             ws_protocol=EventSocketProtocol,
             ws_max_size=limits.ws_max_message_bytes,
             timeout_graceful_shutdown_s=limits.graceful_shutdown_s,
@@ -138,6 +140,7 @@ def _uvicorn_config(
     timeout_graceful_shutdown_s: float,
     ssl_context_factory: Callable[[uvicorn.Config, Callable[[], ssl.SSLContext]], ssl.SSLContext]
     | None = None,
+    http_protocol: type[asyncio.Protocol] | str = "auto",
     ws_protocol: type[asyncio.Protocol] | str = "auto",
     ws_max_size: int = 64 * 1024,
 ) -> uvicorn.Config:
@@ -149,6 +152,7 @@ def _uvicorn_config(
         # (so a long-lived socket is not held under their frames), which uvicorn would take for ASGI 2.
         interface="asgi3",
         ssl_context_factory=ssl_context_factory,
+        http=http_protocol,
         ws=ws_protocol,
         ws_max_size=ws_max_size,
         ws_per_message_deflate=False,
