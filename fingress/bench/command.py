@@ -26,6 +26,20 @@ from fingress.loops import CONNECTOR_LOOP, DEFAULT_LOOP, EDGE_LOOP, LOOPS, run_o
 SCENARIOS = ("events", "requests", "storm", "flap")
 # No run outlives this, whatever --duration-s says.
 HARD_CAP_S = 900.0
+# --spawn-demo's connector tier by default: one process per core, as README "Scaling out" advises for a
+# deployment (a connector's work runs on one thread), but no more than this many, so that a many-core
+# machine does not start dozens of processes for a benchmark.
+MAX_DEFAULT_CONNECTORS = 4
+
+
+def default_connectors() -> int:
+    """How many connector processes ``--spawn-demo`` starts without ``--connectors``: the cores this
+    process may run on, from 1 to :data:`MAX_DEFAULT_CONNECTORS`."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_DEFAULT_CONNECTORS))
 
 
 def _positive(kind: type[int] | type[float]) -> Any:
@@ -84,7 +98,8 @@ def register(subparsers: Any) -> None:
         help=(
             "--spawn-demo: connector processes (connector-1 … connector-N, each its own identity and admin"
             " port; the edge spreads the agents over them; storm restarts them all at once; memory and CPU"
-            " figures sum them) (default 1)"
+            " figures sum them) (default: one per core, at most"
+            f" {MAX_DEFAULT_CONNECTORS}; {default_connectors()} here)"
         ),
     )
     # The tiers run on what `fingress edge` / `fingress connector` run on, so the figures are the product's.
@@ -140,7 +155,7 @@ async def _target(args: argparse.Namespace) -> AsyncIterator[tuple[Target, Spawn
                 data_dir=data_dir,
                 agents=args.agents,
                 disconnect_grace_s=args.grace_s,
-                connectors=args.connectors or 1,
+                connectors=args.connectors or default_connectors(),
                 edge_loop=args.edge_loop,
                 connector_loop=args.connector_loop,
                 emulator_loop=args.emulator_loop,

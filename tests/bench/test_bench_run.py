@@ -5,6 +5,7 @@ connector processes the edge spreads the agents over them and the storm restarts
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from fingress.bench.command import MAX_DEFAULT_CONNECTORS, default_connectors
 from fingress.cli import main as fingress_main
 from tests.support.timing import seconds
 
@@ -42,7 +44,7 @@ def assert_every_change_arrived_once_in_order(events: dict[str, Any], *, agents:
 def test_the_events_scenario_measures_every_published_change(tmp_path: Path) -> None:
     agents, duration_s, rate = 4, 2, 2
     figures = run_bench(
-        *("--agents", str(agents), "--duration-s", str(duration_s), "--rate", str(rate)),
+        *("--agents", str(agents), "--duration-s", str(duration_s), "--rate", str(rate), "--connectors", "1"),
         *("--scenario", "events", "--data-dir", str(tmp_path / "bench")),
     )
     assert figures["connectors"] == 1
@@ -85,6 +87,14 @@ def test_two_connector_processes_share_the_agents_and_all_come_back_after_a_stor
         for name in ("connector-1", "connector-2")
     }
     assert identities == {"connector-1", "connector-2"}
+
+
+@pytest.mark.parametrize(("cores", "expected"), [(1, 1), (2, 2), (4, 4), (64, MAX_DEFAULT_CONNECTORS)])
+def test_the_connector_tier_defaults_to_one_process_per_core_within_a_bound(
+    monkeypatch: pytest.MonkeyPatch, cores: int, expected: int
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cores)), raising=False)
+    assert default_connectors() == expected
 
 
 def test_connectors_need_a_spawned_stack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
