@@ -1,13 +1,14 @@
 """The edge's tunnel listener: connectors dial in here over mutual TLS, and the public app reaches them
 through the :class:`~edge.upstream.Upstream` this class implements.
 
-Routing: an agent's requests and event streams go to one connector, chosen by rendezvous hashing of the
-agent id over the connectors that are up (an agent's Finesse session lives on one connector), and within
-that connector to its least-loaded connection (ties in turn). When a connection is lost, its in-flight
-requests fail at once with ``connector_lost`` (a ``GET`` is retried once on another connection: it changes
-nothing), and its event streams get an ``alert`` and are re-attached on another connection with
-``since`` = the last seq delivered, so nothing is lost or duplicated; with no connection left they wait
-and re-attach as soon as a connector is back.
+Routing: an agent's requests and event streams go to one connector: the one that last answered for the
+agent's session while it is usable (:mod:`edge.relay.holders`), otherwise the one chosen by rendezvous
+hashing of the agent id over the connectors that are up (an agent's Finesse session lives on one
+connector); within that connector, to its least-loaded connection (ties in turn). When a connection is
+lost, its in-flight requests fail at once with ``connector_lost`` (a ``GET`` is retried once on another
+connection: it changes nothing), and its event streams get an ``alert`` and are re-attached on another
+connection with ``since`` = the last seq delivered, so nothing is lost or duplicated; with no connection
+left they wait and re-attach as soon as a connector is back.
 
 Drain: a connector that shuts down drains all its connections, each on its own socket, so the edge hears
 the ``drain`` of one a moment before the others'. The edge therefore treats the connector as draining as a
@@ -36,11 +37,12 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from edge.relay.holders import SessionHolders
 from edge.relay.identity import accepted_identity
 from edge.relay.link import EdgeLink
 from edge.relay.stats import RelayStats
 from edge.relay.stream import RelayEventStream, utc_timestamp
-from edge.tunnel.errors import ConfigError, Unavailable, UpstreamTimeout
+from edge.tunnel.errors import ApiError, ConfigError, Unavailable, UpstreamTimeout
 from edge.tunnel.frames import DEFAULT_MAX_FRAME_BYTES
 from edge.tunnel.messages import Principal, TunnelRequest, TunnelResponse
 from edge.tunnel.protocol import EdgeSide, Phase
@@ -50,6 +52,8 @@ _SAFE_METHODS = frozenset({"GET", "HEAD"})
 # Retry-After of a 503 no_connector: a connector restart takes seconds, and apps that retry without
 # a pause while none is up (thousands of them) take the CPU the restarting tiers need to come back.
 NO_CONNECTOR_RETRY_AFTER_S = 1.0
+# The connector's error code for an agent it holds no session for (connector.sessions).
+NO_SESSION = "no_session"
 
 
 def _rendezvous_weight(agent_id: str, connector_id: str) -> int:
@@ -116,6 +120,7 @@ class TunnelRelay:
         self._draining = False
         self._turn = 0
         self._changed = asyncio.Event()
+        self._holders = SessionHolders()
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -228,12 +233,20 @@ class TunnelRelay:
             if link is None:
                 raise _no_connector()
             try:
-                return await link.request(request, timeout_s=max(0.0, deadline - loop.time()))
+                response = await link.request(request, timeout_s=max(0.0, deadline - loop.time()))
             except Unavailable as error:
                 if error.code != "connector_lost" or not may_retry:
                     raise
                 may_retry = False
                 self.stats.requests_retried += 1
+            except ApiError as error:
+                if agent_id is not None:
+                    self._note_refusal(agent_id, link.connector_id, error)
+                raise
+            else:
+                if agent_id is not None and response.status < 300:
+                    self._holders.answered(agent_id, link.connector_id)
+                return response
 
     async def open_events(self, principal: Principal, *, since: int | None) -> RelayEventStream:
         """Attach to the agent's event stream through a connector (see ``Upstream.open_events``)."""
@@ -254,6 +267,10 @@ class TunnelRelay:
         try:
             async with asyncio.timeout(self._attach_timeout_s):
                 await stream.attached
+        except ApiError as error:
+            self._note_refusal(principal.agent_id, link.connector_id, error)
+            await stream.close()
+            raise
         except TimeoutError:
             await stream.close()
             raise UpstreamTimeout(
@@ -262,6 +279,8 @@ class TunnelRelay:
         except BaseException:
             await stream.close()
             raise
+        if stream.link is not None:
+            self._holders.answered(principal.agent_id, stream.link.connector_id)
         return stream
 
     # --- connections ---------------------------------------------------------------------------------
@@ -345,12 +364,19 @@ class TunnelRelay:
         if not usable:
             return None
         if agent_id is not None:
-            owner = max({link.connector_id for link in usable}, key=lambda c: _rendezvous_weight(agent_id, c))
+            connectors = {link.connector_id for link in usable}
+            owner = self._holders.holder(agent_id)
+            if owner not in connectors:
+                owner = max(connectors, key=lambda c: _rendezvous_weight(agent_id, c))
             usable = [link for link in usable if link.connector_id == owner]
         least = min(link.load for link in usable)
         candidates = [link for link in usable if link.load == least]
         self._turn += 1
         return candidates[self._turn % len(candidates)]
+
+    def _note_refusal(self, agent_id: str, connector_id: str, error: ApiError) -> None:
+        if error.code == NO_SESSION:
+            self._holders.holds_none(agent_id, connector_id)
 
     def _refuse_if_draining(self) -> None:
         if self._draining:

@@ -87,11 +87,19 @@ class Tunnel:
     def url(self) -> str:
         return f"wss://localhost:{self.relay.port}/tunnel"
 
-    def client(self, *, connector_id: str = "c1", connections: int = 2, **options: object) -> TunnelClient:
+    def client(
+        self,
+        *,
+        connector_id: str = "c1",
+        connections: int = 2,
+        service: EchoService | None = None,
+        **options: object,
+    ) -> TunnelClient:
+        """A connector dialling the relay, serving ``service`` (default: the tunnel's shared one)."""
         client = TunnelClient(
             urls=[self.url],
             ssl_context=self.connector_ssl,
-            service=self.service,
+            service=service or self.service,
             connector_id=connector_id,
             connections_per_edge=connections,
             backoff_base_s=0.02,
