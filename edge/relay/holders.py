@@ -8,7 +8,7 @@ the app signed in a third time, through X, while Y's session lost its event sock
 applied the grace policy (NOT_READY by default) to an agent who was working. So the edge remembers, per
 agent, the connector that last answered for its session (a successful request, an attached event stream)
 and routes there while that connector is usable; the hash decides only for agents it has not seen, or whose
-connector is gone, or answered that it holds no session for them.
+connector is gone, or answered that it holds no session for them, or that signed out.
 
 Each edge learns from its own traffic: with several edges behind a load balancer, an edge that has not seen
 an agent falls back on the hash. Bounded: the entries that changed longest ago are forgotten first.
@@ -47,6 +47,11 @@ class SessionHolders:
         by_agent[agent_id] = connector_id
         if len(by_agent) > self._max_agents:
             del by_agent[next(iter(by_agent))]
+
+    def forget(self, agent_id: str) -> None:
+        """The agent's session ends (it signed out): its next sign-in goes where the hash says, so that the
+        agents a restart gathered on one connector spread again as they sign in anew."""
+        self._by_agent.pop(agent_id, None)
 
     def holds_none(self, agent_id: str, connector_id: str) -> None:
         """``connector_id`` answered that it holds no session for the agent: forget it, unless another

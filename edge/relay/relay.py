@@ -54,6 +54,8 @@ _SAFE_METHODS = frozenset({"GET", "HEAD"})
 NO_CONNECTOR_RETRY_AFTER_S = 1.0
 # The connector's error code for an agent it holds no session for (connector.sessions).
 NO_SESSION = "no_session"
+# The public API's sign-out (edge.api.routes): the session it ends is no reason to prefer its connector.
+SIGN_OUT = ("DELETE", "/api/v1/agent/session")
 
 
 def _rendezvous_weight(agent_id: str, connector_id: str) -> int:
@@ -245,7 +247,10 @@ class TunnelRelay:
                 raise
             else:
                 if agent_id is not None and response.status < 300:
-                    self._holders.answered(agent_id, link.connector_id)
+                    if (request.method, request.path) == SIGN_OUT:
+                        self._holders.forget(agent_id)
+                    else:
+                        self._holders.answered(agent_id, link.connector_id)
                 return response
 
     async def open_events(self, principal: Principal, *, since: int | None) -> RelayEventStream:

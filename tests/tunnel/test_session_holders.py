@@ -10,15 +10,16 @@ import asyncio
 import pytest
 
 from connector.tunnel.service import EventSink
+from edge.api.routes import ROUTES
 from edge.relay.holders import SessionHolders
-from edge.relay.relay import _rendezvous_weight
+from edge.relay.relay import SIGN_OUT, _rendezvous_weight
 from edge.tunnel.errors import NotFound
 from edge.tunnel.messages import Principal, TunnelRequest, TunnelResponse
 from tests.support.timing import seconds
 from tests.tunnel.conftest import Tunnel, eventually, principal, request
 from tests.tunnel.fakes import EchoService
 
-SIGN_IN = "/api/v1/session"
+SIGN_IN = "/api/v1/agent/session"
 
 
 class SessionService(EchoService):
@@ -38,6 +39,8 @@ class SessionService(EchoService):
             self.held.add(agent)
         elif agent not in self.held:
             raise NotFound("no_session", "the agent is not signed in through fingress")
+        elif request.method == "DELETE" and request.path == SIGN_IN:
+            self.held.discard(agent)
         return await super().handle(request)
 
     async def attach(self, principal: Principal, since: int | None, sink: EventSink) -> None:
@@ -143,6 +146,27 @@ async def test_a_connector_that_holds_no_session_for_the_agent_is_no_longer_pref
     assert second.asked == [SIGN_IN, "/api/v1/echo"] if refused_by == "request" else [SIGN_IN]
 
 
+async def test_an_agent_that_signed_out_signs_in_next_where_the_hash_says(tunnel: Tunnel) -> None:
+    agent = agent_hashed_to("c1", "c2")
+    first, second = SessionService(), SessionService()
+    async with asyncio.timeout(seconds(10)):
+        await start(tunnel, "c2", second)
+        await eventually(lambda: tunnel.relay.connections_usable == 1)
+        assert await sign_in(tunnel, agent) == 200
+        await start(tunnel, "c1", first)
+        await eventually(lambda: tunnel.relay.connections_usable == 2)
+        sign_out = request(SIGN_IN, agent=agent, method="DELETE")
+        assert (await tunnel.relay.request(sign_out, timeout_s=seconds(5))).status == 200
+        assert await sign_in(tunnel, agent) == 200  # the next shift
+    assert first.held == {agent}
+    assert second.held == set()
+
+
+def test_the_relay_forgets_on_the_public_apis_sign_out_route() -> None:
+    [route] = [spec for spec in ROUTES if spec.audit_action == "sign_out"]
+    assert (route.method, route.path) == SIGN_OUT
+
+
 def test_the_memory_keeps_the_last_connector_that_answered_and_forgets_only_on_its_own_refusal() -> None:
     holders = SessionHolders()
     assert holders.holder("1001") is None
@@ -153,6 +177,10 @@ def test_the_memory_keeps_the_last_connector_that_answered_and_forgets_only_on_i
     assert holders.holder("1001") == "c2"
     holders.holds_none("1001", "c2")
     assert holders.holder("1001") is None
+    holders.answered("1002", "c1")
+    holders.forget("1002")
+    holders.forget("1003")  # never seen: nothing to forget
+    assert holders.holder("1002") is None
     assert len(holders) == 0
 
 
