@@ -310,6 +310,17 @@ class SpawnedStack:
         if self._edge is not None and self._edge.pid is not None:
             await self._wait_for_tunnels(lambda count: count == 0)
 
+    async def restart_one_connector(self, index: int = 0) -> None:
+        """Restart connector-``index + 1`` alone, as a rolling upgrade does: stop it (it drains), wait until
+        the edge has let go of its connections, start it again and wait until the edge counts every
+        connector's connections again."""
+        child = self._connectors[index]
+        others = CONNECTIONS_PER_EDGE * (len(self._connectors) - 1)
+        await child.stop()
+        await self._wait_for_tunnels(lambda count: count == others)
+        await child.start()
+        await self._wait_for_tunnels(lambda count: count >= CONNECTIONS_PER_EDGE * len(self._connectors))
+
     async def _wait_for_tunnels(self, enough: Callable[[int], bool]) -> None:
         """Poll the edge's tunnel connection gauge until ``enough(count)`` (bounded by ``start_timeout_s``):
         the edge's ``/readyz`` says only whether some connector is up."""
