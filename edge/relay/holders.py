@@ -10,8 +10,10 @@ agent, the connector that last answered for its session (a successful request, a
 and routes there while that connector is usable; the hash decides only for agents it has not seen, or whose
 connector is gone, or answered that it holds no session for them, or that signed out.
 
-Each edge learns from its own traffic: with several edges behind a load balancer, an edge that has not seen
-an agent falls back on the hash. Bounded: the entries that changed longest ago are forgotten first.
+Each edge learns from its own traffic. An edge that has not seen the agent since its session moved (several
+edges behind a load balancer; an edge restarted) goes by the hash, and when that connector answers
+``no_session`` the relay asks the other connectors, each once, before it gives the app that answer
+(``TunnelRelay._search_on``). Bounded: the entries that changed longest ago are forgotten first.
 """
 
 from __future__ import annotations

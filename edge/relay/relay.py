@@ -4,11 +4,12 @@ through the :class:`~edge.upstream.Upstream` this class implements.
 Routing: an agent's requests and event streams go to one connector: the one that last answered for the
 agent's session while it is usable (:mod:`edge.relay.holders`), otherwise the one chosen by rendezvous
 hashing of the agent id over the connectors that are up (an agent's Finesse session lives on one
-connector); within that connector, to its least-loaded connection (ties in turn). When a connection is
-lost, its in-flight requests fail at once with ``connector_lost`` (a ``GET`` is retried once on another
-connection: it changes nothing), and its event streams get an ``alert`` and are re-attached on another
-connection with ``since`` = the last seq delivered, so nothing is lost or duplicated; with no connection
-left they wait and re-attach as soon as a connector is back.
+connector); a ``no_session`` answer sends the request or stream on to the other connectors, each once
+(the session may be on another); within a connector, to its least-loaded connection (ties in turn).
+When a connection is lost, its in-flight requests fail at once with ``connector_lost`` (a ``GET`` is
+retried once on another connection: it changes nothing), and its event streams get an ``alert`` and are
+re-attached on another connection with ``since`` = the last seq delivered, so nothing is lost or
+duplicated; with no connection left they wait and re-attach as soon as a connector is back.
 
 Drain: a connector that shuts down drains all its connections, each on its own socket, so the edge hears
 the ``drain`` of one a moment before the others'. The edge therefore treats the connector as draining as a
@@ -230,8 +231,9 @@ class TunnelRelay:
         deadline = loop.time() + timeout_s
         may_retry = request.method in _SAFE_METHODS
         agent_id = None if request.principal is None else request.principal.agent_id
+        asked: set[str] = set()  # connectors that answered no_session
         while True:
-            link = self._pick(agent_id)
+            link = self._pick(agent_id, skip=asked)
             if link is None:
                 raise _no_connector()
             try:
@@ -242,9 +244,9 @@ class TunnelRelay:
                 may_retry = False
                 self.stats.requests_retried += 1
             except ApiError as error:
-                if agent_id is not None:
-                    self._note_refusal(agent_id, link.connector_id, error)
-                raise
+                # no_session: the connector did nothing, so another may be asked the same (see _search_on).
+                if agent_id is None or not self._search_on(error, agent_id, link.connector_id, asked):
+                    raise
             else:
                 if agent_id is not None and response.status < 300:
                     if (request.method, request.path) == SIGN_OUT:
@@ -256,37 +258,40 @@ class TunnelRelay:
     async def open_events(self, principal: Principal, *, since: int | None) -> RelayEventStream:
         """Attach to the agent's event stream through a connector (see ``Upstream.open_events``)."""
         self._refuse_if_draining()
-        link = self._pick(principal.agent_id)
-        if link is None:
-            raise _no_connector()
-        stream = RelayEventStream(
-            principal=principal,
-            since=since,
-            max_queued_events=self._max_queued_events,
-            on_close=self._stream_closed,
-            on_overflow=self._stream_overflowed,
-            now=self._now,
-        )
-        self.stats.streams_open += 1
-        link.attach(stream)
-        try:
-            async with asyncio.timeout(self._attach_timeout_s):
-                await stream.attached
-        except ApiError as error:
-            self._note_refusal(principal.agent_id, link.connector_id, error)
-            await stream.close()
-            raise
-        except TimeoutError:
-            await stream.close()
-            raise UpstreamTimeout(
-                "upstream_timeout", "the connector did not open the event stream in time"
-            ) from None
-        except BaseException:
-            await stream.close()
-            raise
-        if stream.link is not None:
-            self._holders.answered(principal.agent_id, stream.link.connector_id)
-        return stream
+        asked: set[str] = set()  # connectors that answered no_session
+        while True:
+            link = self._pick(principal.agent_id, skip=asked)
+            if link is None:
+                raise _no_connector()
+            stream = RelayEventStream(
+                principal=principal,
+                since=since,
+                max_queued_events=self._max_queued_events,
+                on_close=self._stream_closed,
+                on_overflow=self._stream_overflowed,
+                now=self._now,
+            )
+            self.stats.streams_open += 1
+            link.attach(stream)
+            try:
+                async with asyncio.timeout(self._attach_timeout_s):
+                    await stream.attached
+            except ApiError as error:
+                await stream.close()
+                if not self._search_on(error, principal.agent_id, link.connector_id, asked):
+                    raise
+                continue
+            except TimeoutError:
+                await stream.close()
+                raise UpstreamTimeout(
+                    "upstream_timeout", "the connector did not open the event stream in time"
+                ) from None
+            except BaseException:
+                await stream.close()
+                raise
+            if stream.link is not None:
+                self._holders.answered(principal.agent_id, stream.link.connector_id)
+            return stream
 
     # --- connections ---------------------------------------------------------------------------------
 
@@ -362,10 +367,17 @@ class TunnelRelay:
 
     # --- routing -------------------------------------------------------------------------------------
 
-    def _pick(self, agent_id: str | None, *, moving: bool = False) -> EdgeLink | None:
+    def _pick(
+        self, agent_id: str | None, *, moving: bool = False, skip: Collection[str] = ()
+    ) -> EdgeLink | None:
         """The connection for the agent's new work, or, ``moving`` an event stream that already runs,
-        one that takes streams (no connection of a draining connector)."""
-        usable = [link for link in self._links if (link.takes_streams if moving else link.usable)]
+        one that takes streams (no connection of a draining connector); none of the connectors in
+        ``skip``."""
+        usable = [
+            link
+            for link in self._links
+            if (link.takes_streams if moving else link.usable) and link.connector_id not in skip
+        ]
         if not usable:
             return None
         if agent_id is not None:
@@ -379,9 +391,20 @@ class TunnelRelay:
         self._turn += 1
         return candidates[self._turn % len(candidates)]
 
-    def _note_refusal(self, agent_id: str, connector_id: str, error: ApiError) -> None:
-        if error.code == NO_SESSION:
-            self._holders.holds_none(agent_id, connector_id)
+    def _search_on(self, error: ApiError, agent_id: str, connector_id: str, asked: set[str]) -> bool:
+        """After ``connector_id`` refused the agent's request or stream with ``error``: whether to send it
+        on to another connector. Only for ``no_session`` (the connector did nothing), to each connector
+        once: an edge that has not seen the agent since its session moved (it restarted; the agent moved
+        while another edge served it) finds the session where it is instead of telling the app to sign in
+        again beside it. ``no_session`` from every usable connector is the answer."""
+        if error.code != NO_SESSION:
+            return False
+        self._holders.holds_none(agent_id, connector_id)
+        asked.add(connector_id)
+        if self._pick(agent_id, skip=asked) is None:
+            return False
+        self.stats.session_searches += 1
+        return True
 
     def _refuse_if_draining(self) -> None:
         if self._draining:

@@ -19,6 +19,8 @@ class RelayStats:
     requests_lost: int = 0
     """Requests failed with ``connector_lost`` because their connection went away."""
     requests_retried: int = 0
+    session_searches: int = 0
+    """Requests and streams sent on to another connector after one answered ``no_session``."""
     streams_open: int = 0
     events_relayed: int = 0
     dropped_attachments: int = 0

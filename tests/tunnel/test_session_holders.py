@@ -1,7 +1,8 @@
 """Routing follows the connector that holds an agent's session (edge.relay.holders): over real tunnels
 with two connectors, an agent signed in again through one connector while the other was away stays there
-when the other comes back, and a connector that answers ``no_session`` is no longer preferred. Plus the
-memory on its own: what it keeps, what it forgets, its bound."""
+when the other comes back, an edge that has not seen the agent finds its session by asking the others, and
+a connector that answers ``no_session`` is no longer preferred. Plus the memory on its own: what it keeps,
+what it forgets, its bound."""
 
 from __future__ import annotations
 
@@ -144,6 +145,33 @@ async def test_a_connector_that_holds_no_session_for_the_agent_is_no_longer_pref
         ).status == 200
     assert first.held == {agent}
     assert second.asked == [SIGN_IN, "/api/v1/echo"] if refused_by == "request" else [SIGN_IN]
+    # Before answering no_session the edge asked the other connector too: it held none either.
+    assert first.asked == ["/api/v1/echo", SIGN_IN] if refused_by == "request" else [SIGN_IN]
+
+
+@pytest.mark.parametrize("work", ["request", "event stream"])
+async def test_an_edge_that_has_not_seen_the_agent_finds_its_session_where_it_is(
+    tunnel: Tunnel, work: str
+) -> None:
+    # The session moved to c2 while another edge served the agent (or before this edge restarted): the
+    # hash names c1, which holds none; the edge asks c2 rather than send the app to sign in beside it.
+    agent = agent_hashed_to("c1", "c2")
+    first, second = SessionService(), SessionService()
+    second.held.add(agent)
+    async with asyncio.timeout(seconds(10)):
+        await start(tunnel, "c1", first)
+        await start(tunnel, "c2", second)
+        await eventually(lambda: tunnel.relay.connections_usable == 2)
+        if work == "request":
+            assert (await tunnel.relay.request(request(agent=agent), timeout_s=seconds(5))).status == 200
+        else:
+            await (await tunnel.relay.open_events(principal(agent), since=None)).close()
+        assert tunnel.relay.stats.session_searches == 1
+        # Found once, remembered: the next request goes to c2 straight away.
+        assert (await tunnel.relay.request(request(agent=agent), timeout_s=seconds(5))).status == 200
+    assert first.asked == (["/api/v1/echo"] if work == "request" else [])
+    assert first.sinks == {}
+    assert tunnel.relay.stats.session_searches == 1
 
 
 async def test_an_agent_that_signed_out_signs_in_next_where_the_hash_says(tunnel: Tunnel) -> None:
