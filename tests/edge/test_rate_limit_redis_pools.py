@@ -35,6 +35,17 @@ async def redis_with_admin() -> AsyncIterator[tuple[str, Redis]]:
             yield base, admin
 
 
+@asynccontextmanager
+async def store_on_redis(**options: int) -> AsyncIterator[tuple[Redis, RateLimitStore]]:
+    """A fresh Redis, its admin client, and a store on its database 0 (``options``: the policy's), closed
+    after the test."""
+    async with (
+        redis_with_admin() as (base, admin),
+        aclosing(open_store(RateLimitPolicy(storage_uri=f"{base}/0", **options))) as store,
+    ):
+        yield admin, store
+
+
 async def clients(admin: Redis, db: int) -> list[dict[str, str]]:
     """The connections Redis holds open on database ``db``."""
     return [client for client in await admin.client_list() if client["db"] == str(db)]
@@ -128,10 +139,7 @@ async def test_a_reload_with_the_same_store_keeps_its_connections_and_counters(
 
 
 async def test_commands_in_flight_across_a_retirement_complete_once_then_every_connection_closes() -> None:
-    async with (
-        redis_with_admin() as (base, admin),
-        aclosing(open_store(RateLimitPolicy(storage_uri=f"{base}/0", redis_max_connections=4))) as store,
-    ):
+    async with store_on_redis(redis_max_connections=4) as (admin, store):
         async with asyncio.timeout(seconds(10)):
             async with writes_paused(admin):
                 # More commands than connections: some hold one at Redis, the rest wait for one.
@@ -146,10 +154,7 @@ async def test_commands_in_flight_across_a_retirement_complete_once_then_every_c
 
 
 async def test_a_retired_store_still_counts_a_late_request_and_closes_its_connection_again() -> None:
-    async with (
-        redis_with_admin() as (base, admin),
-        aclosing(open_store(RateLimitPolicy(storage_uri=f"{base}/0"))) as store,
-    ):
+    async with store_on_redis() as (admin, store):
         async with asyncio.timeout(seconds(10)):
             assert await store.storage.incr("late", 60) == 1
             store.retire()
@@ -159,10 +164,7 @@ async def test_a_retired_store_still_counts_a_late_request_and_closes_its_connec
 
 
 async def test_commands_arriving_while_a_retired_store_closes_wait_for_the_close_then_run_once() -> None:
-    async with (
-        redis_with_admin() as (base, admin),
-        aclosing(open_store(RateLimitPolicy(storage_uri=f"{base}/0", redis_max_connections=4))) as store,
-    ):
+    async with store_on_redis(redis_max_connections=4) as (admin, store):
         async with asyncio.timeout(seconds(10)):
             async with writes_paused(admin):
                 warm = [asyncio.create_task(store.storage.incr("warm", 60)) for _ in range(4)]
@@ -201,7 +203,7 @@ async def test_a_failure_to_close_is_logged_without_the_password_and_raises_noth
         uri = base.replace("redis://", f"redis://:{password}@") + "/0"
         with capture_logs() as logs:
             pool = _FailingToClosePool.from_url(uri, max_connections=2, timeout=2)
-            storage = RedisStorage(f"async+{uri}", implementation="redispy", connection_pool=pool)  # type: ignore[arg-type]
+            storage = RedisStorage(f"async+{uri}", implementation="redispy", connection_pool=pool)
             store = RateLimitStore(storage=storage, pool=pool)
             try:
                 async with asyncio.timeout(seconds(10)):
