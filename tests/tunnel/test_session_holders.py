@@ -64,10 +64,16 @@ async def sign_in(tunnel: Tunnel, agent: str) -> int:
     return response.status
 
 
-async def start(tunnel: Tunnel, connector_id: str, service: SessionService) -> None:
+async def ask(tunnel: Tunnel, agent: str) -> int:
+    return (await tunnel.relay.request(request(agent=agent), timeout_s=seconds(5))).status
+
+
+async def start(tunnel: Tunnel, connector_id: str, service: SessionService, *, usable: int) -> None:
+    """Start a connector with one connection; return once the relay counts ``usable`` connections."""
     client = tunnel.client(connector_id=connector_id, connections=1, service=service)
     await client.start()
     await client.wait_for_connections(1)
+    await eventually(lambda: tunnel.relay.connections_usable == usable)
 
 
 async def test_an_agent_stays_with_the_connector_that_took_it_in_when_its_hashed_one_comes_back(
@@ -76,24 +82,20 @@ async def test_an_agent_stays_with_the_connector_that_took_it_in_when_its_hashed
     agent = agent_hashed_to("c1", "c2")
     first, second = SessionService(), SessionService()
     async with asyncio.timeout(seconds(10)):
-        await start(tunnel, "c1", first)
-        await start(tunnel, "c2", second)
-        await eventually(lambda: tunnel.relay.connections_usable == 2)
+        await start(tunnel, "c1", first, usable=1)
+        await start(tunnel, "c2", second, usable=2)
         # c1 goes away; the app signs in again and c2 takes the agent in.
         await tunnel.clients[0].abort()
         await eventually(lambda: tunnel.relay.connections_usable == 1)
-        assert (
-            await tunnel.relay.request(request(SIGN_IN, agent=agent, method="POST"), timeout_s=seconds(5))
-        ).status == 200
+        assert await sign_in(tunnel, agent) == 200
         assert second.held == {agent}
         # c1 is back, holding nothing (a restarted process): the agent's work still goes to c2.
         restarted = SessionService()
-        await start(tunnel, "c1", restarted)
-        await eventually(lambda: tunnel.relay.connections_usable == 2)
-        response = await tunnel.relay.request(request(agent=agent), timeout_s=seconds(5))
+        await start(tunnel, "c1", restarted, usable=2)
+        status = await ask(tunnel, agent)
         stream = await tunnel.relay.open_events(principal(agent), since=None)
         await stream.close()
-    assert response.status == 200
+    assert status == 200
     assert restarted.asked == []
     assert agent in second.sinks
     assert agent not in restarted.sinks
@@ -104,14 +106,12 @@ async def test_an_event_stream_attached_elsewhere_is_enough_to_keep_the_agent_th
     first, second = SessionService(), SessionService()
     second.held.add(agent)  # c2 took the agent in while c1 was away (through another edge, say)
     async with asyncio.timeout(seconds(10)):
-        await start(tunnel, "c2", second)
-        await eventually(lambda: tunnel.relay.connections_usable == 1)
+        await start(tunnel, "c2", second, usable=1)
         stream = await tunnel.relay.open_events(principal(agent), since=None)
-        await start(tunnel, "c1", first)
-        await eventually(lambda: tunnel.relay.connections_usable == 2)
-        response = await tunnel.relay.request(request(agent=agent), timeout_s=seconds(5))
+        await start(tunnel, "c1", first, usable=2)
+        status = await ask(tunnel, agent)
         await stream.close()
-    assert response.status == 200
+    assert status == 200
     assert first.asked == []
 
 
@@ -122,13 +122,9 @@ async def test_a_connector_that_holds_no_session_for_the_agent_is_no_longer_pref
     agent = agent_hashed_to("c1", "c2")
     first, second = SessionService(), SessionService()
     async with asyncio.timeout(seconds(10)):
-        await start(tunnel, "c2", second)
-        await eventually(lambda: tunnel.relay.connections_usable == 1)
-        assert (
-            await tunnel.relay.request(request(SIGN_IN, agent=agent, method="POST"), timeout_s=seconds(5))
-        ).status == 200
-        await start(tunnel, "c1", first)
-        await eventually(lambda: tunnel.relay.connections_usable == 2)
+        await start(tunnel, "c2", second, usable=1)
+        assert await sign_in(tunnel, agent) == 200
+        await start(tunnel, "c1", first, usable=2)
         # c2's session ends on its own (the grace signed the agent out): c2 says so, once.
         second.held.clear()
         refusal = (
@@ -140,9 +136,7 @@ async def test_a_connector_that_holds_no_session_for_the_agent_is_no_longer_pref
             await refusal
         assert refused.value.code == "no_session"
         # The next sign-in goes where the hash says.
-        assert (
-            await tunnel.relay.request(request(SIGN_IN, agent=agent, method="POST"), timeout_s=seconds(5))
-        ).status == 200
+        assert await sign_in(tunnel, agent) == 200
     assert first.held == {agent}
     assert second.asked == [SIGN_IN, "/api/v1/echo"] if refused_by == "request" else [SIGN_IN]
     # Before answering no_session the edge asked the other connector too: it held none either.
@@ -159,16 +153,15 @@ async def test_an_edge_that_has_not_seen_the_agent_finds_its_session_where_it_is
     first, second = SessionService(), SessionService()
     second.held.add(agent)
     async with asyncio.timeout(seconds(10)):
-        await start(tunnel, "c1", first)
-        await start(tunnel, "c2", second)
-        await eventually(lambda: tunnel.relay.connections_usable == 2)
+        await start(tunnel, "c1", first, usable=1)
+        await start(tunnel, "c2", second, usable=2)
         if work == "request":
-            assert (await tunnel.relay.request(request(agent=agent), timeout_s=seconds(5))).status == 200
+            assert await ask(tunnel, agent) == 200
         else:
             await (await tunnel.relay.open_events(principal(agent), since=None)).close()
         assert tunnel.relay.stats.session_searches == 1
         # Found once, remembered: the next request goes to c2 straight away.
-        assert (await tunnel.relay.request(request(agent=agent), timeout_s=seconds(5))).status == 200
+        assert await ask(tunnel, agent) == 200
     assert first.asked == (["/api/v1/echo"] if work == "request" else [])
     assert first.sinks == {}
     assert tunnel.relay.stats.session_searches == 1
@@ -178,11 +171,9 @@ async def test_an_agent_that_signed_out_signs_in_next_where_the_hash_says(tunnel
     agent = agent_hashed_to("c1", "c2")
     first, second = SessionService(), SessionService()
     async with asyncio.timeout(seconds(10)):
-        await start(tunnel, "c2", second)
-        await eventually(lambda: tunnel.relay.connections_usable == 1)
+        await start(tunnel, "c2", second, usable=1)
         assert await sign_in(tunnel, agent) == 200
-        await start(tunnel, "c1", first)
-        await eventually(lambda: tunnel.relay.connections_usable == 2)
+        await start(tunnel, "c1", first, usable=2)
         sign_out = request(SIGN_IN, agent=agent, method="DELETE")
         assert (await tunnel.relay.request(sign_out, timeout_s=seconds(5))).status == 200
         assert await sign_in(tunnel, agent) == 200  # the next shift
